@@ -1,0 +1,1 @@
+//! nagare-types
