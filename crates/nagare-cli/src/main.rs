@@ -1,1 +1,152 @@
-fn main() {}
+//! `nagare`: the Kinesis-compatible streaming server and its tools.
+//!
+//! `nagare serve` runs the server with an embedded data directory; no other service is needed.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use nagare_engine::EngineConfig;
+use nagare_log::{FsyncPolicy, LogConfig};
+use nagare_server::ServerConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "nagare",
+    version,
+    about = "A durable, Amazon Kinesis Data Streams-compatible streaming server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (HTTP/1.1 and cleartext HTTP/2 on one port).
+    Serve(ServeArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Fsync {
+    /// Acknowledge a write only after it is fsynced (concurrent writes share one fsync).
+    Always,
+    /// Fsync every --fsync-interval-ms; a power loss may lose the last interval, a crash not.
+    Interval,
+    /// Never fsync (tests and throwaway data).
+    Never,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "NAGARE_LISTEN", default_value = "127.0.0.1:4567")]
+    listen: SocketAddr,
+    /// Directory holding the logs and metadata (created if missing).
+    #[arg(long, env = "NAGARE_DATA_DIR", default_value = "./nagare-data")]
+    data_dir: PathBuf,
+    /// Region used in ARNs.
+    #[arg(long, env = "NAGARE_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Account id used in ARNs and error messages.
+    #[arg(long, env = "NAGARE_ACCOUNT_ID", default_value = "000000000000")]
+    account_id: String,
+    /// How long a new stream stays CREATING.
+    #[arg(long, env = "NAGARE_CREATE_STREAM_MS", default_value_t = 0)]
+    create_stream_ms: u64,
+    /// How long a stream stays UPDATING after a change.
+    #[arg(long, env = "NAGARE_UPDATE_STREAM_MS", default_value_t = 0)]
+    update_stream_ms: u64,
+    /// How long a deleted stream stays DELETING.
+    #[arg(long, env = "NAGARE_DELETE_STREAM_MS", default_value_t = 0)]
+    delete_stream_ms: u64,
+    /// Account-wide open shard quota.
+    #[arg(long, env = "NAGARE_SHARD_LIMIT", default_value_t = 20_000)]
+    shard_limit: u32,
+    /// When an acknowledged write is on disk.
+    #[arg(long, env = "NAGARE_FSYNC", value_enum, default_value = "always")]
+    fsync: Fsync,
+    /// Interval for --fsync interval.
+    #[arg(long, env = "NAGARE_FSYNC_INTERVAL_MS", default_value_t = 100)]
+    fsync_interval_ms: u64,
+    /// Seconds between passes that delete segments past retention.
+    #[arg(long, env = "NAGARE_RETENTION_CHECK_SECS", default_value_t = 60)]
+    retention_check_secs: u64,
+}
+
+impl ServeArgs {
+    fn config(&self) -> ServerConfig {
+        let fsync = match self.fsync {
+            Fsync::Always => FsyncPolicy::Always,
+            Fsync::Interval => FsyncPolicy::Interval(Duration::from_millis(self.fsync_interval_ms)),
+            Fsync::Never => FsyncPolicy::Never,
+        };
+        ServerConfig {
+            listen: self.listen,
+            data_dir: self.data_dir.clone(),
+            engine: EngineConfig {
+                region: self.region.clone(),
+                account_id: self.account_id.clone(),
+                create_delay: Duration::from_millis(self.create_stream_ms),
+                update_delay: Duration::from_millis(self.update_stream_ms),
+                delete_delay: Duration::from_millis(self.delete_stream_ms),
+                shard_limit: self.shard_limit,
+                log: LogConfig {
+                    fsync,
+                    ..LogConfig::default()
+                },
+            },
+            retention_interval: Duration::from_secs(self.retention_check_secs.max(1)),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let server = nagare_server::start(args.config()).await?;
+    // Tools (tests, scripts) read this line to find a port-0 server.
+    println!("nagare listening on http://{}", server.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await?;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NAGARE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(args) => rt.block_on(serve(args)),
+    }
+}

@@ -1,1 +1,161 @@
-//! nagare-server
+//! The Kinesis-compatible HTTP server: awsJson1.1 over HTTP/1.1 and cleartext HTTP/2
+//! (prior knowledge) on one port.
+//!
+//! - [`protocol`]: the envelope checks and response framing of spec §1.1–1.2.
+//! - [`handlers`]: one thin function per operation.
+//! - [`error`]: engine failure kinds → wire codes (exhaustive).
+//!
+//! [`start`] binds and serves until the returned [`RunningServer`] is shut down.
+
+pub mod error;
+pub mod handlers;
+pub mod protocol;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use http::{Response, StatusCode};
+use nagare_engine::clock::{Clock, SystemClock};
+use nagare_engine::{Engine, EngineConfig};
+use protocol::{Encoding, Envelope};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Largest request body accepted: a 10 MiB record base64-encodes to ~13.4 MiB, plus keys.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Everything `nagare serve` configures.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub engine: EngineConfig,
+    /// How often whole segments past retention are deleted.
+    pub retention_interval: Duration,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open data directory: {0}")]
+    Engine(#[from] nagare_engine::OpenError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A server running on a Tokio runtime.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub engine: Engine,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, then syncs every log.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        let served = self.task.await.map_err(std::io::Error::other)?;
+        if let Err(e) = self.engine.sync_all() {
+            tracing::error!(error = %e, "final sync failed");
+        }
+        served
+    }
+
+    /// Resolves when the server stops on its own (it does not, short of an I/O error).
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// The router: every path and method goes to the one Kinesis handler, as AWS ignores paths.
+pub fn router(engine: Engine) -> Router {
+    Router::new().fallback(handle).with_state(engine)
+}
+
+async fn handle(State(engine): State<Engine>, req: Request) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return protocol::respond(StatusCode::PAYLOAD_TOO_LARGE, None, Vec::new());
+    };
+    match protocol::envelope(&parts.method, &parts.headers, parts.uri.query(), &bytes) {
+        Envelope::Reply(r) => r,
+        Envelope::Call(op) => {
+            let result = handlers::dispatch(&engine, op, &bytes).await;
+            let outcome = if result.is_ok() { "ok" } else { "error" };
+            metrics::counter!("nagare_requests_total", "operation" => op.name(), "outcome" => outcome).increment(1);
+            match result {
+                Ok(body) => {
+                    protocol::respond(StatusCode::OK, Some(Encoding::Json.content_type()), body)
+                }
+                Err(error::ServiceError(e)) => protocol::error_response(&e, Encoding::Json),
+            }
+        }
+    }
+}
+
+/// Opens the data directory, binds and serves in the background.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+pub async fn start_with_clock(
+    config: ServerConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, StartError> {
+    let data_dir = config.data_dir.clone();
+    let engine_config = config.engine.clone();
+    let engine = tokio::task::spawn_blocking(move || Engine::open(&data_dir, engine_config, clock))
+        .await
+        .map_err(|e| StartError::Bind {
+            addr: config.listen,
+            source: std::io::Error::other(e),
+        })??;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let (tx, mut rx) = watch::channel(false);
+    let app = router(engine.clone());
+    let mut stop = rx.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|v| *v).await;
+            })
+            .await
+    });
+    let retention_engine = engine.clone();
+    let interval = config.retention_interval;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = rx.wait_for(|v| *v) => return,
+            }
+            let e = retention_engine.clone();
+            let _ = tokio::task::spawn_blocking(move || e.enforce_retention()).await;
+        }
+    });
+    tracing::info!(%addr, "nagare listening");
+    Ok(RunningServer {
+        addr,
+        engine,
+        shutdown: tx,
+        task,
+    })
+}

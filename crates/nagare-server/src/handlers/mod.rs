@@ -1,0 +1,111 @@
+//! One thin function per operation: decode, validate, one engine call, encode.
+
+mod records;
+mod streams;
+mod tags;
+
+use crate::error::ServiceError;
+use nagare_engine::Engine;
+use nagare_proto::ops::Operation;
+use nagare_proto::ops::shapes;
+use nagare_proto::{ErrorCode, WireError, typecheck};
+use serde::{Deserialize, Serialize};
+
+/// A successful body; empty for operations without output.
+pub type Reply = Vec<u8>;
+
+/// Decodes an input; on failure explains it the way AWS does.
+fn parse<'a, T: Deserialize<'a>>(op: Operation, body: &'a [u8]) -> Result<T, ServiceError> {
+    serde_json::from_slice(body).map_err(|_| ServiceError(typecheck::explain(op, body)))
+}
+
+fn json<T: Serialize>(v: &T) -> Result<Reply, ServiceError> {
+    serde_json::to_vec(v)
+        .map_err(|e| ServiceError(WireError::new(ErrorCode::InternalFailure, e.to_string())))
+}
+
+fn empty() -> Result<Reply, ServiceError> {
+    Ok(Vec::new())
+}
+
+/// Operations this server does not serve yet answer this (400, never a 500 or a hang).
+fn unsupported(op: Operation) -> Result<Reply, ServiceError> {
+    Err(ServiceError(WireError::new(
+        ErrorCode::InvalidArgument,
+        format!("{} is not supported by this server yet.", op.name()),
+    )))
+}
+
+/// Answers one operation whose envelope already checked out.
+pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> Result<Reply, ServiceError> {
+    use Operation as O;
+    match op {
+        O::CreateStream => streams::create_stream(engine, parse(op, body)?),
+        O::DeleteStream => streams::delete_stream(engine, parse(op, body)?),
+        O::DescribeStream => streams::describe_stream(engine, parse(op, body)?),
+        O::DescribeStreamSummary => streams::describe_stream_summary(engine, parse(op, body)?),
+        O::ListStreams => streams::list_streams(engine, parse(op, body)?),
+        O::ListShards => streams::list_shards(engine, parse(op, body)?),
+        O::IncreaseStreamRetentionPeriod => {
+            streams::change_retention(engine, parse(op, body)?, true)
+        }
+        O::DecreaseStreamRetentionPeriod => {
+            streams::change_retention(engine, parse(op, body)?, false)
+        }
+        O::DescribeLimits => streams::describe_limits(engine),
+        O::PutRecord => records::put_record(engine, parse(op, body)?).await,
+        O::PutRecords => records::put_records(engine, parse(op, body)?).await,
+        O::GetShardIterator => records::get_shard_iterator(engine, parse(op, body)?),
+        O::GetRecords => records::get_records(engine, parse(op, body)?),
+        O::AddTagsToStream => tags::add_tags_to_stream(engine, parse(op, body)?),
+        O::RemoveTagsFromStream => tags::remove_tags_from_stream(engine, parse(op, body)?),
+        O::ListTagsForStream => tags::list_tags_for_stream(engine, parse(op, body)?),
+        O::TagResource => tags::tag_resource(engine, parse(op, body)?),
+        O::UntagResource => tags::untag_resource(engine, parse(op, body)?),
+        O::ListTagsForResource => tags::list_tags_for_resource(engine, parse(op, body)?),
+        O::DeleteResourcePolicy
+        | O::DeregisterStreamConsumer
+        | O::DescribeAccountSettings
+        | O::DescribeStreamConsumer
+        | O::DisableEnhancedMonitoring
+        | O::EnableEnhancedMonitoring
+        | O::GetResourcePolicy
+        | O::ListStreamConsumers
+        | O::MergeShards
+        | O::PutResourcePolicy
+        | O::RegisterStreamConsumer
+        | O::SplitShard
+        | O::StartStreamEncryption
+        | O::StopStreamEncryption
+        | O::SubscribeToShard
+        | O::UpdateAccountSettings
+        | O::UpdateMaxRecordSize
+        | O::UpdateShardCount
+        | O::UpdateStreamMode
+        | O::UpdateStreamRecordDistributionStrategy
+        | O::UpdateStreamWarmThroughput => unsupported(op),
+    }
+}
+
+/// A shard as the wire shows it.
+fn shard_out(
+    view: &nagare_engine::view::StreamView,
+    s: &nagare_engine::view::ShardView,
+) -> shapes::Shard {
+    shapes::Shard {
+        shard_id: s.id.to_string(),
+        parent_shard_id: s.meta.parent.map(|p| nagare_types::ShardId(p).to_string()),
+        adjacent_parent_shard_id: s
+            .meta
+            .adjacent_parent
+            .map(|p| nagare_types::ShardId(p).to_string()),
+        hash_key_range: shapes::HashKeyRange {
+            starting_hash_key: s.range.start.to_string(),
+            ending_hash_key: s.range.end.to_string(),
+        },
+        sequence_number_range: shapes::SequenceNumberRange {
+            starting_sequence_number: view.starting_sequence(s).to_string(),
+            ending_sequence_number: view.ending_sequence(s).map(|e| e.to_string()),
+        },
+    }
+}
