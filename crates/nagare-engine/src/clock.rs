@@ -82,7 +82,7 @@ mod tests {
 
     #[test]
     fn formats_dates_like_java() {
-        assert_eq!(java_date(1_421_889_722_000), "Thu Jan 22 01:22:22 UTC 2015");
+        assert_eq!(java_date(1_421_889_722_000), "Thu Jan 22 01:22:02 UTC 2015");
         assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
         assert_eq!(java_date(951_782_400_000), "Tue Feb 29 00:00:00 UTC 2000");
     }

@@ -63,7 +63,11 @@ impl HashKeyRange {
     /// The ranges CreateStream gives `n` shards: `step = floor(2^128 / n)`, shard `i` owns
     /// `[step*i, step*(i+1) - 1]`, the last one ends at `2^128 - 1` (as AWS and kinesalite).
     pub fn uniform(n: u32) -> Vec<HashKeyRange> {
-        let n = u128::from(n.max(1));
+        if n <= 1 {
+            // floor(2^128 / 1) does not fit in u128; one shard owns everything.
+            return vec![HashKeyRange::FULL];
+        }
+        let n = u128::from(n);
         // floor(2^128 / n) computed without overflow: (2^128 - 1) / n, plus one when n divides 2^128.
         let step = u128::MAX / n + u128::from(u128::MAX % n == n - 1);
         (0..n)
@@ -105,6 +109,11 @@ mod tests {
             "170141183460469231731687303715884105728"
         );
         assert_eq!(r[1].end, HashKey::MAX);
+    }
+
+    #[test]
+    fn one_shard_owns_the_whole_space() {
+        assert_eq!(HashKeyRange::uniform(1), vec![HashKeyRange::FULL]);
     }
 
     #[test]

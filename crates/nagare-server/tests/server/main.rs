@@ -1,0 +1,9 @@
+//! End-to-end tests: a real server on port 0 with a temp data dir, driven through the official
+//! `aws-sdk-kinesis` client and, for protocol edge cases, raw HTTP bytes.
+
+mod common;
+mod control;
+mod data;
+mod persistence;
+mod protocol;
+mod tags;
