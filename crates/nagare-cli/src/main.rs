@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Run the server (HTTP/1.1 and cleartext HTTP/2 on one port).
     Serve(ServeArgs),
+    /// Benchmark any Kinesis endpoint through the AWS SDK; prints one JSON line.
+    Bench(nagare_bench::BenchArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -148,5 +150,6 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Serve(args) => rt.block_on(serve(args)),
+        Command::Bench(args) => rt.block_on(nagare_bench::run(args)),
     }
 }

@@ -1,0 +1,230 @@
+//! `latency`: put→visible latency.
+//!
+//! One producer puts single records at a fixed rate, each carrying the wall-clock time of its
+//! first put attempt; one poller per shard calls GetRecords in a loop without sleeping and
+//! records `now - stamp` for every record it sees. Both sides run in this process, so the two
+//! clocks are the same clock.
+
+use crate::BenchArgs;
+use crate::client::{self, Failure};
+use crate::put_record::put_one;
+use crate::report::{Report, Totals, round};
+use aws_sdk_kinesis::Client;
+use aws_sdk_kinesis::types::ShardIteratorType;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Semaphore;
+
+/// Bytes at the start of each record holding the put time (µs since the epoch, big-endian).
+pub const STAMP_LEN: usize = 8;
+/// How long pollers keep looking for records still in flight after the producer stops.
+const DRAIN_GRACE: Duration = Duration::from_secs(5);
+/// Consecutive failed GetRecords calls on one shard before its poller gives up.
+const MAX_ERROR_ATTEMPTS: u32 = 10;
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// Poll `shard` from `iterator` until `stop`; returns the latencies (ms) of records seen.
+async fn poll_shard(
+    client: Client,
+    shard: String,
+    mut iterator: String,
+    limit: i32,
+    stop: Arc<AtomicBool>,
+    seen: Arc<Totals>,
+) -> anyhow::Result<Vec<f64>> {
+    let mut latencies = Vec::new();
+    let mut errors = 0u32;
+    let mut attempt = 0u32;
+    while !stop.load(Ordering::Relaxed) {
+        let result = client
+            .get_records()
+            .shard_iterator(&iterator)
+            .limit(limit)
+            .send()
+            .await;
+        match result {
+            Ok(page) => {
+                let now = now_micros();
+                errors = 0;
+                attempt = 0;
+                for record in page.records() {
+                    let data = record.data().as_ref();
+                    if let Some(stamp) = data.get(..STAMP_LEN) {
+                        let mut buf = [0u8; STAMP_LEN];
+                        buf.copy_from_slice(stamp);
+                        let sent = u64::from_be_bytes(buf);
+                        latencies.push(now.saturating_sub(sent) as f64 / 1e3);
+                    }
+                    Totals::add(&seen.records, 1);
+                    Totals::add(&seen.bytes, data.len() as u64);
+                }
+                match page.next_shard_iterator() {
+                    Some(next) => iterator = next.to_owned(),
+                    None => break,
+                }
+            }
+            Err(e) => {
+                match client::classify(&e) {
+                    Failure::Throttle => Totals::add(&seen.throttles, 1),
+                    Failure::Error => {
+                        Totals::add(&seen.errors, 1);
+                        errors += 1;
+                        if errors >= MAX_ERROR_ATTEMPTS {
+                            return Err(anyhow::Error::new(e)
+                                .context(format!("GetRecords {shard} failed {errors} times")));
+                        }
+                    }
+                }
+                tokio::time::sleep(client::backoff(attempt)).await;
+                attempt += 1;
+            }
+        }
+    }
+    Ok(latencies)
+}
+
+/// The `latency` scenario.
+pub async fn run(
+    client: &Client,
+    stream: &str,
+    shard_ids: &[String],
+    args: &BenchArgs,
+    connections: usize,
+) -> anyhow::Result<Report> {
+    // Iterators are taken before the first put, so LATEST starts before every record.
+    let mut iterators = Vec::with_capacity(shard_ids.len());
+    for shard in shard_ids {
+        let it = client
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(shard)
+            .shard_iterator_type(ShardIteratorType::Latest)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context(format!("GetShardIterator {shard}")))?
+            .shard_iterator
+            .ok_or_else(|| anyhow::anyhow!("GetShardIterator {shard}: no iterator"))?;
+        iterators.push((shard.clone(), it));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Totals::default());
+    let pollers: Vec<_> = iterators
+        .into_iter()
+        .map(|(shard, it)| {
+            tokio::spawn(poll_shard(
+                client.clone(),
+                shard,
+                it,
+                args.get_limit,
+                Arc::clone(&stop),
+                Arc::clone(&seen),
+            ))
+        })
+        .collect();
+
+    // Producer: keeps `rate` records/s by issuing each put as its own task, at most
+    // `connections` in flight. If the endpoint cannot keep up, the achieved rate drops and
+    // is reported as such.
+    let put_totals = Arc::new(Totals::default());
+    let in_flight = Arc::new(Semaphore::new(connections));
+    let rate = f64::from(args.rate);
+    let duration = args.duration();
+    let tick = Duration::from_secs_f64(1.0 / rate).max(Duration::from_millis(1));
+    let mut ticker = tokio::time::interval(tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rng = StdRng::from_os_rng();
+    let mut puts = Vec::new();
+    let mut issued = 0u64;
+    let started = Instant::now();
+    let give_up_at = started + duration + Duration::from_secs(60);
+    loop {
+        ticker.tick().await;
+        let elapsed = started.elapsed();
+        if elapsed >= duration {
+            break;
+        }
+        let due = (rate * elapsed.as_secs_f64()) as u64;
+        while issued < due {
+            let permit = Arc::clone(&in_flight).acquire_owned().await?;
+            let mut data = vec![0u8; args.record_size];
+            data[..STAMP_LEN].copy_from_slice(&now_micros().to_be_bytes());
+            let key = client::random_partition_key(&mut rng);
+            let client = client.clone();
+            let stream = stream.to_owned();
+            let totals = Arc::clone(&put_totals);
+            puts.push(tokio::spawn(async move {
+                let mut ignored = Vec::new();
+                put_one(
+                    &client,
+                    &stream,
+                    &data,
+                    &key,
+                    give_up_at,
+                    &totals,
+                    &mut ignored,
+                )
+                .await;
+                drop(permit);
+            }));
+            issued += 1;
+        }
+    }
+    for put in puts {
+        put.await?;
+    }
+    let produce_secs = started.elapsed();
+    let acked = Totals::get(&put_totals.records);
+
+    let grace_end = Instant::now() + DRAIN_GRACE;
+    while Totals::get(&seen.records) < acked && Instant::now() < grace_end {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for poller in pollers {
+        latencies.extend(poller.await??);
+    }
+    let visible = Totals::get(&seen.records);
+    if visible < acked {
+        eprintln!("nagare-bench: only {visible} of {acked} acknowledged records became visible");
+    }
+
+    // records/bytes/secs describe what the producer achieved; latency covers what was seen.
+    let totals = Totals::default();
+    Totals::add(&totals.records, acked);
+    Totals::add(&totals.bytes, Totals::get(&put_totals.bytes));
+    Totals::add(
+        &totals.errors,
+        Totals::get(&put_totals.errors) + Totals::get(&seen.errors),
+    );
+    Totals::add(
+        &totals.throttles,
+        Totals::get(&put_totals.throttles) + Totals::get(&seen.throttles),
+    );
+    Totals::add(&totals.dropped, Totals::get(&put_totals.dropped));
+    let mut report = Report::new(
+        crate::Scenario::Latency.name(),
+        &totals,
+        produce_secs,
+        &mut latencies,
+    );
+    report.set("rate", args.rate.into());
+    report.set("visible", visible.into());
+    report.set(
+        "max_ms",
+        latencies
+            .last()
+            .map_or(serde_json::Value::Null, |&m| round(m, 3).into()),
+    );
+    report.set("latency_kind", "put_to_visible".into());
+    Ok(report)
+}
