@@ -124,11 +124,6 @@ def test_list_tags_for_stream_limit_above_50_is_validation_exception(kinesis, st
         kinesis.list_tags_for_stream(StreamName=stream_name, Limit=51)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server answers LimitExceededException; kinesalite (AWS-verified tests) and "
-    "kinesis-mock answer InvalidArgumentException with this text",
-)
 def test_more_than_50_tags_on_a_stream_is_invalid_argument(kinesis, stream_name):
     create_stream(kinesis, stream_name)
     for batch in range(5):

@@ -403,10 +403,9 @@ impl Engine {
                     .into());
                 }
                 let name = self.resolve_name(req.name, req.arn)?.to_owned();
-                let after = match req.exclusive_start {
-                    Some(s) => Some(s.parse::<ShardId>().unwrap_or(ShardId(0))),
-                    None => None,
-                };
+                let after = req
+                    .exclusive_start
+                    .map(|s| s.parse::<ShardId>().unwrap_or(ShardId(0)));
                 (name, after, req.filter, req.max_results.unwrap_or(1000))
             }
         };

@@ -160,11 +160,11 @@ op_error!(
 );
 op_error!(
     /// Increase/DecreaseStreamRetentionPeriod.
-    RetentionError { StreamNotFound, ResourceInUse, InvalidArgument, LimitExceeded, StorageFailure }
+    RetentionError { StreamNotFound, ResourceInUse, InvalidArgument, StorageFailure }
 );
 op_error!(
     /// AddTagsToStream, RemoveTagsFromStream, TagResource, UntagResource.
-    TagError { StreamNotFound, ResourceNotFound, ResourceInUse, InvalidArgument, LimitExceeded, StorageFailure }
+    TagError { StreamNotFound, ResourceNotFound, ResourceInUse, InvalidArgument, StorageFailure }
 );
 op_error!(
     /// ListTagsForStream, ListTagsForResource.

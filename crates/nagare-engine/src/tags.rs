@@ -1,7 +1,7 @@
 //! Stream tags, by name (`AddTagsToStream` …) and by ARN (`TagResource` …). Both address the
 //! same tag set of a stream.
 
-use crate::error::{InvalidArgument, LimitExceeded, ListTagsError, ResourceNotFound, TagError};
+use crate::error::{InvalidArgument, ListTagsError, ResourceNotFound, TagError};
 use crate::view::StreamView;
 use crate::{Engine, Stream};
 use nagare_types::caps;
@@ -75,8 +75,9 @@ impl Engine {
             .collect::<std::collections::BTreeSet<_>>()
             .len();
         if merged > caps::MAX_TAGS_PER_STREAM {
-            // AWS's text still says 10 although the quota is 50.
-            return Err(LimitExceeded(format!(
+            // AWS answers InvalidArgument here (kinesalite's AWS-checked tests), and its text
+            // still says 10 although the quota is 50.
+            return Err(InvalidArgument(format!(
                 "Failed to add tags to stream {name} under account {account} because a given stream cannot have more than 10 tags associated with it."
             ))
             .into());

@@ -128,7 +128,7 @@ async fn tag_rules_follow_aws() {
         .send()
         .await
         .expect_err("51");
-    assert_eq!(err_parts(&e), ("LimitExceededException".into(), "Failed to add tags to stream tr under account 000000000000 because a given stream cannot have more than 10 tags associated with it.".into()));
+    assert_eq!(err_parts(&e), ("InvalidArgumentException".into(), "Failed to add tags to stream tr under account 000000000000 because a given stream cannot have more than 10 tags associated with it.".into()));
     let mut req = t.client.add_tags_to_stream().stream_name("tr");
     for i in 0..11 {
         req = req.tags(format!("n{i}"), "v");
