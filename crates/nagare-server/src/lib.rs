@@ -14,11 +14,13 @@ pub mod protocol;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
+use futures::FutureExt;
 use http::{Response, StatusCode};
 use nagare_engine::clock::{Clock, SystemClock};
 use nagare_engine::{Engine, EngineConfig};
 use protocol::{Encoding, Envelope};
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +91,17 @@ async fn handle(State(engine): State<Engine>, req: Request) -> Response<Body> {
     match protocol::envelope(&parts.method, &parts.headers, parts.uri.query(), &bytes) {
         Envelope::Reply(r) => r,
         Envelope::Call(op) => {
-            let result = handlers::dispatch(&engine, op, &bytes).await;
+            // A bug must cost one request an InternalFailure, never the connection.
+            let result = AssertUnwindSafe(handlers::dispatch(&engine, op, &bytes))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::error!(operation = op.name(), "handler panicked");
+                    Err(error::ServiceError(nagare_proto::WireError::new(
+                        nagare_proto::ErrorCode::InternalFailure,
+                        "Internal service failure.",
+                    )))
+                });
             let outcome = if result.is_ok() { "ok" } else { "error" };
             metrics::counter!("nagare_requests_total", "operation" => op.name(), "outcome" => outcome).increment(1);
             match result {
