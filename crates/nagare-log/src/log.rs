@@ -58,6 +58,8 @@ pub(crate) struct LogShared {
     pub deleted: AtomicBool,
     /// Set by appends under `Interval`; cleared by the flusher before it syncs.
     pub dirty: AtomicBool,
+    /// Fault injection for tests: the next fsync job fails as if the disk reported EIO.
+    pub fail_next_sync: AtomicBool,
     /// Store-wide report; reads append corruption they find.
     pub events: Arc<Mutex<Vec<RecoveryEvent>>>,
     /// One open sealed segment (file + its index) for catch-up readers. Bounded: one per log.
@@ -417,6 +419,13 @@ impl Log {
             segment::sync_dir(&sh.dir).map_err(io_err)?;
         }
         Ok(reclaimed)
+    }
+
+    /// Test hook: makes the next fsync of this log fail (as an EIO from the disk would), which
+    /// poisons the log. Not for production use.
+    #[doc(hidden)]
+    pub fn inject_fsync_failure(&self) {
+        self.shared.fail_next_sync.store(true, Ordering::Release);
     }
 
     /// Forces everything written so far to disk (graceful shutdown, tests).

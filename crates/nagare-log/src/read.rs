@@ -162,10 +162,9 @@ impl Log {
         let mut cur = from.0.max(sh.state.lock().start);
         let mut records = Vec::new();
         let mut bytes = 0usize;
-        let full = |records: &Vec<LogRecord>, bytes: usize| {
-            records.len() >= max_records || (!records.is_empty() && bytes >= max_bytes)
-        };
-        'segments: while cur < visible && !full(&records, bytes) {
+        // The byte budget is enforced per record below (a record is taken if it is the first
+        // or if it fits), so the loop only stops early on the record count.
+        'segments: while cur < visible && records.len() < max_records {
             let Some(loc) = sh.locate(cur, None)? else {
                 // Trimmed under us: continue from the new start.
                 cur = cur.max(sh.state.lock().start);

@@ -244,6 +244,7 @@ fn new_log(
             poison: OnceLock::new(),
             deleted: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
+            fail_next_sync: AtomicBool::new(false),
             events: Arc::clone(events),
             reader_cache: Mutex::new(None),
         }),

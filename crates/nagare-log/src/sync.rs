@@ -57,6 +57,9 @@ pub(crate) fn sync_once(sh: &LogShared) -> Result<(), String> {
         )
     };
     let result = (|| -> std::io::Result<()> {
+        if sh.fail_next_sync.swap(false, Ordering::AcqRel) {
+            return Err(std::io::Error::other("injected fsync failure"));
+        }
         for f in &files {
             f.sync_data()?;
         }

@@ -3,3 +3,5 @@
 
 mod basic;
 mod common;
+mod crash;
+mod kill;
