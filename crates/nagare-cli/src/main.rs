@@ -29,6 +29,12 @@ enum Command {
     Bench(nagare_bench::BenchArgs),
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Fsync {
     /// Acknowledge a write only after it is fsynced (concurrent writes share one fsync).
@@ -65,6 +71,15 @@ struct ServeArgs {
     /// Account-wide open shard quota.
     #[arg(long, env = "NAGARE_SHARD_LIMIT", default_value_t = 20_000)]
     shard_limit: u32,
+    /// Enforce AWS's throughput limits: per shard 1 MiB/s and 1,000 records/s of writes,
+    /// 2 MiB/s and 5 calls/s of GetRecords, and the control-plane call rates.
+    #[arg(
+        long,
+        env = "NAGARE_THROUGHPUT_LIMITS",
+        value_enum,
+        default_value = "on"
+    )]
+    throughput_limits: Switch,
     /// When an acknowledged write is on disk.
     #[arg(long, env = "NAGARE_FSYNC", value_enum, default_value = "always")]
     fsync: Fsync,
@@ -93,6 +108,7 @@ impl ServeArgs {
                 update_delay: Duration::from_millis(self.update_stream_ms),
                 delete_delay: Duration::from_millis(self.delete_stream_ms),
                 shard_limit: self.shard_limit,
+                throughput_limits: self.throughput_limits == Switch::On,
                 log: LogConfig {
                     fsync,
                     ..LogConfig::default()

@@ -7,12 +7,12 @@ use crate::error::{
     StorageFailure,
 };
 use crate::meta::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
-use crate::view::{ShardView, StreamView};
+use crate::view::{ShardCore, ShardView, StreamView};
 use crate::{Engine, Stream, log_name, new_stream_tag};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use nagare_types::{HashKeyRange, ShardId, caps};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -153,14 +153,12 @@ impl Engine {
             .collect();
         // Logs first, metadata second: a crash in between leaves orphan logs that open()
         // removes, never metadata pointing at missing logs.
-        let mut logs = Vec::with_capacity(shards.len());
+        let mut cores = HashMap::with_capacity(shards.len());
         for s in &shards {
-            let log = self
-                .inner
-                .store
-                .create_log(&log_name(req.name, tag, s.index))
-                .map_err(|e| StorageFailure(format!("could not create shard log: {e}")))?;
-            logs.push(log);
+            cores.insert(
+                s.index,
+                self.create_shard_core(req.name, tag, ShardId(s.index))?,
+            );
         }
         let delayed = !self.config().create_delay.is_zero();
         let meta = StreamMeta {
@@ -175,12 +173,19 @@ impl Engine {
             mode: req.mode,
             retention_hours: caps::DEFAULT_RETENTION_HOURS,
             max_record_kib: req.max_record_kib.unwrap_or(1024),
+            next_shard_index: shard_count,
             shards,
             tags: req.tags,
+            encryption_key: None,
+            shard_level_metrics: Vec::new(),
+            warm_throughput_mibps: None,
+            policy: None,
+            scaling_events_ms: Vec::new(),
+            mode_switches_ms: Vec::new(),
         };
         self.inner.streams.write().insert(
             req.name.to_owned(),
-            Arc::new(Stream::new(StreamView::new(meta, logs))),
+            Arc::new(Stream::new(StreamView::new(meta, &cores))),
         );
         self.persist()?;
         if delayed {
@@ -194,9 +199,50 @@ impl Engine {
         Ok(())
     }
 
+    /// Publishes `meta` (plus `new_cores` for new shards) as the stream's next state: UPDATING
+    /// for the configured update delay, then ACTIVE; or ACTIVE at once. Callers hold `control`.
+    pub(crate) fn publish_update(
+        &self,
+        stream: &Stream,
+        view: &StreamView,
+        mut meta: StreamMeta,
+        new_cores: impl IntoIterator<Item = (u32, Arc<ShardCore>)>,
+    ) -> Result<(), StorageFailure> {
+        let delay = self.config().update_delay;
+        meta.status = if delay.is_zero() {
+            StreamStatus::Active
+        } else {
+            StreamStatus::Updating
+        };
+        let mut cores = view.cores();
+        cores.extend(new_cores);
+        let (name, tag) = (meta.name.clone(), meta.tag);
+        stream.replace(StreamView::new(meta, &cores));
+        self.persist()?;
+        if !delay.is_zero() {
+            self.finish_later(name, tag, delay, StreamStatus::Updating);
+        }
+        Ok(())
+    }
+
+    /// Creates the log of a new shard.
+    pub(crate) fn create_shard_core(
+        &self,
+        stream: &str,
+        tag: u32,
+        shard: ShardId,
+    ) -> Result<Arc<ShardCore>, StorageFailure> {
+        let log = self
+            .inner
+            .store
+            .create_log(&log_name(stream, tag, shard.0))
+            .map_err(|e| StorageFailure(format!("could not create shard log: {e}")))?;
+        Ok(ShardCore::new(log, stream, shard))
+    }
+
     /// Moves a stream from `from` to ACTIVE after `delay` (CREATING/UPDATING), or removes it
     /// (DELETING). Needs a Tokio runtime; without one the change applies at once.
-    fn finish_later(&self, name: String, tag: u32, delay: Duration, from: StreamStatus) {
+    pub(crate) fn finish_later(&self, name: String, tag: u32, delay: Duration, from: StreamStatus) {
         let engine = self.clone();
         let finish = move || engine.finish_transition(&name, tag, from);
         match tokio::runtime::Handle::try_current() {
@@ -224,10 +270,7 @@ impl Engine {
             StreamStatus::Creating | StreamStatus::Updating | StreamStatus::Active => {
                 let mut meta = view.meta.clone();
                 meta.status = StreamStatus::Active;
-                stream.replace(StreamView::new(
-                    meta,
-                    view.shards.iter().map(|s| s.log.clone()).collect(),
-                ));
+                stream.replace(view.with_meta(meta));
             }
         }
         if let Err(e) = self.persist() {
@@ -239,8 +282,8 @@ impl Engine {
     fn remove_stream(&self, name: &str, view: &StreamView) {
         self.inner.streams.write().remove(name);
         for s in &view.shards {
-            if let Err(e) = self.inner.store.delete_log(s.log.name()) {
-                tracing::warn!(log = s.log.name(), error = %e, "could not delete shard log");
+            if let Err(e) = self.inner.store.delete_log(s.log().name()) {
+                tracing::warn!(log = s.log().name(), error = %e, "could not delete shard log");
             }
         }
     }
@@ -272,10 +315,7 @@ impl Engine {
         } else {
             let mut meta = view.meta.clone();
             meta.status = StreamStatus::Deleting;
-            stream.replace(StreamView::new(
-                meta,
-                view.shards.iter().map(|s| s.log.clone()).collect(),
-            ));
+            stream.replace(view.with_meta(meta));
             self.persist()?;
             self.finish_later(
                 name.to_owned(),
@@ -522,10 +562,7 @@ impl Engine {
         }
         let mut meta = view.meta.clone();
         meta.retention_hours = hours as u32;
-        stream.replace(StreamView::new(
-            meta,
-            view.shards.iter().map(|s| s.log.clone()).collect(),
-        ));
+        stream.replace(view.with_meta(meta));
         self.persist()?;
         drop(_guard);
         if !increase {
@@ -549,8 +586,10 @@ impl Engine {
         )))
     }
 
-    /// Deletes whole segments whose records are all past their stream's retention. Reads
-    /// filter by time as well, so expired records are never served between passes.
+    /// Deletes whole segments whose records are all past their stream's retention, and
+    /// forgets closed shards whose every record has expired (they leave ListShards and
+    /// DescribeStream, and their logs are deleted). Reads filter by time as well, so expired
+    /// records are never served between passes.
     pub fn enforce_retention(&self) -> u64 {
         let now = self.now_ms();
         let streams: Vec<Arc<Stream>> = self.inner.streams.read().values().cloned().collect();
@@ -559,12 +598,47 @@ impl Engine {
             let view = s.view();
             let cutoff = now - view.retention_ms();
             for shard in &view.shards {
-                match shard.log.trim_older_than(cutoff) {
+                match shard.log().trim_older_than(cutoff) {
                     Ok(n) => reclaimed += n,
                     Err(e) => {
-                        tracing::warn!(log = shard.log.name(), error = %e, "retention pass failed")
+                        tracing::warn!(log = shard.log().name(), error = %e, "retention pass failed")
                     }
                 }
+            }
+            if view
+                .shards
+                .iter()
+                .any(|sh| sh.meta.closed_ms.is_some_and(|c| c < cutoff))
+            {
+                reclaimed += self.forget_expired_shards(&s, now);
+            }
+        }
+        reclaimed
+    }
+
+    fn forget_expired_shards(&self, stream: &Stream, now: i64) -> u64 {
+        let _guard = self.inner.control.lock();
+        let view = stream.view();
+        let cutoff = now - view.retention_ms();
+        let expired: Vec<&ShardView> = view
+            .shards
+            .iter()
+            .filter(|sh| sh.meta.closed_ms.is_some_and(|c| c < cutoff))
+            .collect();
+        let mut meta = view.meta.clone();
+        meta.next_shard_index = view.next_shard_index();
+        meta.shards
+            .retain(|m| !expired.iter().any(|e| e.id.0 == m.index));
+        stream.replace(view.with_meta(meta));
+        if let Err(e) = self.persist() {
+            tracing::error!(error = %e, "could not persist expired shards");
+            return 0;
+        }
+        let mut reclaimed = 0;
+        for sh in expired {
+            reclaimed += sh.log().disk_bytes();
+            if let Err(e) = self.inner.store.delete_log(sh.log().name()) {
+                tracing::warn!(log = sh.log().name(), error = %e, "could not delete expired shard log");
             }
         }
         reclaimed

@@ -12,6 +12,7 @@ pub enum ErrorKind {
     Internal,
     InvalidArgument,
     LimitExceeded,
+    ProvisionedThroughputExceeded,
     ResourceInUse,
     ResourceNotFound,
 }
@@ -63,6 +64,11 @@ pub struct ExpiredIterator(pub String);
 #[error("{0}")]
 pub struct ExpiredNextToken(pub String);
 
+/// A shard's throughput limit refused the call.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Throttled(pub String);
+
 /// The storage layer failed (I/O error, poisoned log after a failed fsync, corruption).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -89,6 +95,7 @@ failure_kind! {
     ExpiredIterator => ExpiredIterator,
     ExpiredNextToken => ExpiredNextToken,
     StorageFailure => Internal,
+    Throttled => ProvisionedThroughputExceeded,
 }
 
 /// Declares an operation's error enum over failure structs, with `From` impls, `Display`
@@ -152,11 +159,11 @@ op_error!(
 );
 op_error!(
     /// GetShardIterator.
-    GetShardIteratorError { ShardNotFound, InvalidArgument, StorageFailure }
+    GetShardIteratorError { ShardNotFound, InvalidArgument, Throttled, StorageFailure }
 );
 op_error!(
     /// GetRecords.
-    GetRecordsError { ShardNotFound, InvalidArgument, ExpiredIterator, StorageFailure }
+    GetRecordsError { ShardNotFound, InvalidArgument, ExpiredIterator, Throttled, StorageFailure }
 );
 op_error!(
     /// Increase/DecreaseStreamRetentionPeriod.
@@ -169,4 +176,13 @@ op_error!(
 op_error!(
     /// ListTagsForStream, ListTagsForResource.
     ListTagsError { StreamNotFound, ResourceNotFound, InvalidArgument }
+);
+op_error!(
+    /// SplitShard, MergeShards, UpdateShardCount.
+    ReshardError { StreamNotFound, ResourceNotFound, ResourceInUse, InvalidArgument, LimitExceeded, StorageFailure }
+);
+op_error!(
+    /// Stream settings: mode, record size, encryption, monitoring, warm throughput, policies,
+    /// account settings.
+    SettingsError { StreamNotFound, ResourceNotFound, ResourceInUse, InvalidArgument, LimitExceeded, StorageFailure }
 );

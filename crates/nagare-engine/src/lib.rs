@@ -5,6 +5,10 @@
 //! - [`control`]: stream lifecycle, description, listing, retention, limits.
 //! - [`data`]: PutRecord(s), GetShardIterator, GetRecords.
 //! - [`tags`]: tagging by stream and by ARN.
+//! - [`reshard`]: SplitShard, MergeShards, UpdateShardCount.
+//! - [`settings`]: stream mode, record size, encryption, monitoring, policies, account settings.
+//! - [`limits`]: per-shard and control-plane throughput limits.
+//! - [`metrics`]: CloudWatch-named service metrics.
 //! - [`view`]: immutable snapshots of a stream that the hot path reads without locks held.
 //! - [`meta`]: the persisted metadata document.
 //! - [`iterator`]: authenticated, stateless shard iterators.
@@ -17,7 +21,11 @@ pub mod control;
 pub mod data;
 pub mod error;
 pub mod iterator;
+pub mod limits;
 pub mod meta;
+pub mod metrics;
+pub mod reshard;
+pub mod settings;
 pub mod tags;
 pub mod view;
 
@@ -45,6 +53,8 @@ pub struct EngineConfig {
     pub update_delay: Duration,
     pub delete_delay: Duration,
     pub shard_limit: u32,
+    /// Enforce AWS's per-shard throughput and control-plane rate limits.
+    pub throughput_limits: bool,
     pub log: LogConfig,
 }
 
@@ -57,6 +67,7 @@ impl Default for EngineConfig {
             update_delay: Duration::ZERO,
             delete_delay: Duration::ZERO,
             shard_limit: nagare_types::caps::DEFAULT_SHARD_LIMIT,
+            throughput_limits: true,
             log: LogConfig::default(),
         }
     }
@@ -95,17 +106,23 @@ struct Inner {
     control: Mutex<()>,
     /// Live streams by name. Readers clone the `Arc<Stream>` and drop the lock at once.
     streams: RwLock<BTreeMap<String, Arc<Stream>>>,
+    control_rates: limits::ControlRates,
+    /// Account-level settings (UpdateAccountSettings), persisted with the streams.
+    billing_commitment: RwLock<Option<String>>,
 }
 
-/// One stream: an atomically replaced snapshot.
+/// One stream: an atomically replaced snapshot plus its metric handles.
 pub struct Stream {
     view: RwLock<Arc<StreamView>>,
+    pub metrics: metrics::StreamMetrics,
 }
 
 impl Stream {
     fn new(view: StreamView) -> Self {
+        let metrics = metrics::StreamMetrics::new(&view.meta.name);
         Stream {
             view: RwLock::new(Arc::new(view)),
+            metrics,
         }
     }
 
@@ -147,6 +164,7 @@ impl Engine {
                     version: meta::META_VERSION,
                     iterator_key: key.iter().map(|b| format!("{b:02x}")).collect(),
                     streams: BTreeMap::new(),
+                    billing_commitment: None,
                 };
                 meta_file.save(&doc).map_err(meta_err)?;
                 doc
@@ -177,7 +195,7 @@ impl Engine {
                 m.status = StreamStatus::Active;
                 changed = true;
             }
-            let mut logs = Vec::with_capacity(m.shards.len());
+            let mut cores = std::collections::HashMap::with_capacity(m.shards.len());
             for s in &m.shards {
                 let ln = log_name(&m.name, m.tag, s.index);
                 let log = match store.log(&ln) {
@@ -185,9 +203,12 @@ impl Engine {
                     None => return Err(OpenError::MissingLog(ln)),
                 };
                 live_logs.insert(ln);
-                logs.push(log);
+                cores.insert(
+                    s.index,
+                    view::ShardCore::new(log, &m.name, nagare_types::ShardId(s.index)),
+                );
             }
-            streams.insert(name, Arc::new(Stream::new(StreamView::new(m, logs))));
+            streams.insert(name, Arc::new(Stream::new(StreamView::new(m, &cores))));
         }
         // Logs no stream owns: a deletion or creation interrupted by a crash.
         for orphan in store
@@ -210,6 +231,8 @@ impl Engine {
                 iterator_key_hex: doc.iterator_key,
                 control: Mutex::new(()),
                 streams: RwLock::new(streams),
+                control_rates: limits::ControlRates::default(),
+                billing_commitment: RwLock::new(doc.billing_commitment.clone()),
             }),
         };
         if changed {
@@ -258,6 +281,7 @@ impl Engine {
                 .iter()
                 .map(|(n, s)| (n.clone(), s.view().meta.clone()))
                 .collect(),
+            billing_commitment: self.inner.billing_commitment.read().clone(),
         };
         drop(streams);
         self.inner
@@ -333,6 +357,16 @@ impl Engine {
         }
     }
 
+    /// Admits one control-plane call of `op` under its AWS rate (`per_sec`), per account when
+    /// `scope` is empty, per stream otherwise. Always true when limits are off.
+    pub fn admit_control(&self, op: &'static str, scope: &str, per_sec: f64) -> bool {
+        !self.inner.config.throughput_limits
+            || self
+                .inner
+                .control_rates
+                .admit(self.now_ms(), op, scope, per_sec)
+    }
+
     /// Resolves a selector to a live stream.
     pub fn lookup(
         &self,
@@ -376,7 +410,9 @@ selector_into!(
     error::PutRecordsError,
     error::RetentionError,
     error::TagError,
-    error::ListTagsError
+    error::ListTagsError,
+    error::ReshardError,
+    error::SettingsError
 );
 
 fn parse_key(hex: &str) -> Option<[u8; 32]> {

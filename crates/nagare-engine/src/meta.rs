@@ -75,6 +75,26 @@ pub struct StreamMeta {
     pub max_record_kib: u32,
     pub shards: Vec<ShardMeta>,
     pub tags: BTreeMap<String, String>,
+    /// Shard indices are never reused, even after closed shards expire.
+    #[serde(default)]
+    pub next_shard_index: u32,
+    /// `Some(key id)` while server-side encryption is on.
+    #[serde(default)]
+    pub encryption_key: Option<String>,
+    /// Enabled shard-level metrics (EnableEnhancedMonitoring), in AWS's enum order.
+    #[serde(default)]
+    pub shard_level_metrics: Vec<String>,
+    #[serde(default)]
+    pub warm_throughput_mibps: Option<u32>,
+    /// The resource policy document, verbatim.
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// When UpdateShardCount ran (for the 10-per-24-hours rule).
+    #[serde(default)]
+    pub scaling_events_ms: Vec<i64>,
+    /// When the stream mode was switched (for the twice-per-24-hours rule).
+    #[serde(default)]
+    pub mode_switches_ms: Vec<i64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -83,6 +103,9 @@ pub struct MetaDoc {
     /// HMAC key for shard iterators, hex. Persisted so iterators survive restarts.
     pub iterator_key: String,
     pub streams: BTreeMap<String, StreamMeta>,
+    /// UpdateAccountSettings' MinimumThroughputBillingCommitment status, if ever set.
+    #[serde(default)]
+    pub billing_commitment: Option<String>,
 }
 
 /// Where the document lives.

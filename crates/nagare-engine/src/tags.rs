@@ -2,7 +2,6 @@
 //! same tag set of a stream.
 
 use crate::error::{InvalidArgument, ListTagsError, ResourceNotFound, TagError};
-use crate::view::StreamView;
 use crate::{Engine, Stream};
 use nagare_types::caps;
 use std::collections::BTreeMap;
@@ -42,10 +41,7 @@ impl Engine {
         self.require_active(name, &view)?;
         let mut meta = view.meta.clone();
         f(&mut meta.tags);
-        stream.replace(StreamView::new(
-            meta,
-            view.shards.iter().map(|s| s.log.clone()).collect(),
-        ));
+        stream.replace(view.with_meta(meta));
         self.persist()?;
         Ok(())
     }

@@ -1,21 +1,76 @@
 //! Immutable snapshots of a stream. Control-plane changes build a new snapshot and swap it in;
 //! the data path takes an `Arc` of the current one and routes without holding any lock.
+//!
+//! A shard's mutable runtime state (its log, its write gate, its throughput buckets, its
+//! metrics) lives in a [`ShardCore`] shared by every snapshot, so a new snapshot never loses
+//! an append in flight.
 
+use crate::limits::ShardBuckets;
 use crate::meta::{ShardMeta, StreamMeta};
+use crate::metrics::ShardMetrics;
 use nagare_log::Log;
 use nagare_types::{HashKey, HashKeyRange, SequenceNumber, ShardId, StreamTag};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Runtime state of one shard, shared across snapshots.
+pub struct ShardCore {
+    pub log: Log,
+    /// Appenders hold it shared for the whole append (fsync included); closing the shard by a
+    /// split or merge takes it exclusively, so once `sealed` is set and the gate released no
+    /// append can land in the shard. Only control-plane resharding ever waits on it.
+    gate: tokio::sync::RwLock<()>,
+    sealed: AtomicBool,
+    pub buckets: ShardBuckets,
+    pub metrics: ShardMetrics,
+}
+
+impl ShardCore {
+    pub fn new(log: Log, stream: &str, shard: ShardId) -> Arc<Self> {
+        Arc::new(ShardCore {
+            log,
+            gate: tokio::sync::RwLock::new(()),
+            sealed: AtomicBool::new(false),
+            buckets: ShardBuckets::default(),
+            metrics: ShardMetrics::new(stream, shard),
+        })
+    }
+
+    /// Shared access for an append; `None` if the shard was sealed meanwhile (re-route).
+    pub async fn enter(&self) -> Option<tokio::sync::RwLockReadGuard<'_, ()>> {
+        let guard = self.gate.read().await;
+        (!self.sealed.load(Ordering::Acquire)).then_some(guard)
+    }
+
+    /// Waits for appends in flight, then seals: no append enters afterwards.
+    pub async fn seal(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        let guard = self.gate.write().await;
+        self.sealed.store(true, Ordering::Release);
+        guard
+    }
+
+    /// Undoes `seal` when the reshard that sealed it turned out invalid.
+    pub fn unseal(&self) {
+        self.sealed.store(false, Ordering::Release);
+    }
+}
 
 /// One shard of a snapshot.
 pub struct ShardView {
     pub id: ShardId,
     pub range: HashKeyRange,
     pub meta: ShardMeta,
-    pub log: Log,
+    pub core: Arc<ShardCore>,
 }
 
 impl ShardView {
     pub fn is_open(&self) -> bool {
         self.meta.closed_ms.is_none()
+    }
+
+    pub fn log(&self) -> &Log {
+        &self.core.log
     }
 }
 
@@ -31,23 +86,24 @@ pub struct StreamView {
 }
 
 impl StreamView {
-    /// Builds a snapshot; `logs` are in the order of `meta.shards`.
-    pub fn new(mut meta: StreamMeta, logs: Vec<Log>) -> Self {
-        let mut pairs: Vec<(ShardMeta, Log)> = meta.shards.drain(..).zip(logs).collect();
-        pairs.sort_by_key(|(s, _)| s.index);
-        let shards: Vec<ShardView> = pairs
-            .into_iter()
-            .map(|(m, log)| {
-                meta.shards.push(m.clone());
-                ShardView {
+    /// Builds a snapshot. `cores` holds a core for every shard in `meta.shards`, by index;
+    /// shards without a core are left out (callers always provide them).
+    pub fn new(mut meta: StreamMeta, cores: &HashMap<u32, Arc<ShardCore>>) -> Self {
+        meta.shards.sort_by_key(|s| s.index);
+        let shards: Vec<ShardView> = meta
+            .shards
+            .iter()
+            .filter_map(|m| {
+                let core = cores.get(&m.index)?.clone();
+                Some(ShardView {
                     id: ShardId(m.index),
                     range: HashKeyRange {
                         start: m.start_hash.parse().unwrap_or(HashKey::MIN),
                         end: m.end_hash.parse().unwrap_or(HashKey::MAX),
                     },
-                    meta: m,
-                    log,
-                }
+                    meta: m.clone(),
+                    core,
+                })
             })
             .collect();
         let mut open: Vec<usize> = (0..shards.len())
@@ -60,6 +116,19 @@ impl StreamView {
             shards,
             open,
         }
+    }
+
+    /// The cores of this snapshot by shard index, to build the next one.
+    pub fn cores(&self) -> HashMap<u32, Arc<ShardCore>> {
+        self.shards
+            .iter()
+            .map(|s| (s.id.0, s.core.clone()))
+            .collect()
+    }
+
+    /// A snapshot with new metadata and the same shards.
+    pub fn with_meta(&self, meta: StreamMeta) -> StreamView {
+        StreamView::new(meta, &self.cores())
     }
 
     /// The open shard owning `key`. `None` only if the invariant on `open` is broken.
@@ -86,6 +155,13 @@ impl StreamView {
 
     pub fn open_shard_count(&self) -> u32 {
         self.open.len() as u32
+    }
+
+    /// The next unused shard index (indices are never reused, even after retention).
+    pub fn next_shard_index(&self) -> u32 {
+        self.meta
+            .next_shard_index
+            .max(self.shards.iter().map(|s| s.id.0 + 1).max().unwrap_or(0))
     }
 
     pub fn starting_sequence(&self, shard: &ShardView) -> SequenceNumber {

@@ -4,7 +4,7 @@
 use nagare_engine::error::{
     CreateStreamError, DeleteStreamError, DescribeStreamError, ErrorKind, GetRecordsError,
     GetShardIteratorError, ListShardsError, ListStreamsError, ListTagsError, PutRecordsError,
-    RetentionError, TagError,
+    ReshardError, RetentionError, SettingsError, TagError,
 };
 use nagare_proto::{ErrorCode, WireError};
 
@@ -15,6 +15,7 @@ pub fn code_of(kind: ErrorKind) -> ErrorCode {
         ErrorKind::Internal => ErrorCode::InternalFailure,
         ErrorKind::InvalidArgument => ErrorCode::InvalidArgument,
         ErrorKind::LimitExceeded => ErrorCode::LimitExceeded,
+        ErrorKind::ProvisionedThroughputExceeded => ErrorCode::ProvisionedThroughputExceeded,
         ErrorKind::ResourceInUse => ErrorCode::ResourceInUse,
         ErrorKind::ResourceNotFound => ErrorCode::ResourceNotFound,
     }
@@ -43,7 +44,9 @@ from_engine!(
     ListStreamsError,
     ListTagsError,
     PutRecordsError,
+    ReshardError,
     RetentionError,
+    SettingsError,
     TagError
 );
 

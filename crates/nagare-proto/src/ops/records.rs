@@ -69,7 +69,7 @@ selector!(PutRecordInput<'_>);
 impl PutRecordInput<'_> {
     /// Decodes `Data` (SerializationException on bad base64), then validates members in the
     /// order AWS reports them.
-    pub fn decode_and_validate(&self) -> Result<DecodedBlobs, WireError> {
+    pub fn decode_and_validate(&self, max_data_bytes: usize) -> Result<DecodedBlobs, WireError> {
         let mut blobs = DecodedBlobs::default();
         let data_len = match &self.data {
             Some(text) => Some(decode_blob(text, &mut blobs.buf)?),
@@ -94,7 +94,7 @@ impl PutRecordInput<'_> {
             HASH_KEY_PATTERN,
         );
         v.not_null(&self.data, "data");
-        check_data_len(&mut v, data_len, "data", caps::DEFAULT_MAX_RECORD_BYTES);
+        check_data_len(&mut v, data_len, "data", max_data_bytes);
         check_selector(
             &mut v,
             self.stream_name.as_deref(),
@@ -137,7 +137,7 @@ pub struct PutRecordsInput<'a> {
 selector!(PutRecordsInput<'_>);
 
 impl PutRecordsInput<'_> {
-    pub fn decode_and_validate(&self) -> Result<DecodedBlobs, WireError> {
+    pub fn decode_and_validate(&self, max_data_bytes: usize) -> Result<DecodedBlobs, WireError> {
         let records = self.records.as_deref().unwrap_or_default();
         let mut blobs = DecodedBlobs {
             buf: Vec::with_capacity(
@@ -198,8 +198,8 @@ impl PutRecordsInput<'_> {
                 v.not_null(&r.data, &at("data"));
             }
             let len = blobs.spans.get(i).map(|s| s.1);
-            if len.is_some_and(|n| n > caps::DEFAULT_MAX_RECORD_BYTES) {
-                check_data_len(&mut v, len, &at("data"), caps::DEFAULT_MAX_RECORD_BYTES);
+            if len.is_some_and(|n| n > max_data_bytes) {
+                check_data_len(&mut v, len, &at("data"), max_data_bytes);
             }
             let ehk = r.explicit_hash_key.as_deref();
             if ehk.is_some_and(|s| !matches_decimal(s, 38)) {
@@ -262,11 +262,13 @@ pub fn ser_put_records_output<'a>(
                 error_code,
                 error_message,
             } => {
-                let _ = write!(
-                    out,
-                    "{{\"ErrorCode\":\"{}\",\"ErrorMessage\":",
-                    error_code.as_str()
-                );
+                // Per-entry codes are bare for internal failures ("InternalFailure"), as AWS
+                // documents them, unlike the exception name used for whole-request errors.
+                let code = match error_code {
+                    ErrorCode::InternalFailure => "InternalFailure",
+                    other => other.as_str(),
+                };
+                let _ = write!(out, "{{\"ErrorCode\":\"{code}\",\"ErrorMessage\":");
                 let _ = serde_json::to_writer(&mut *out, error_message);
                 out.push(b'}');
             }
@@ -416,7 +418,9 @@ mod tests {
     #[test]
     fn put_records_without_members_lists_both_violations() {
         let input: PutRecordsInput = serde_json::from_str("{}").expect("json");
-        let e = input.decode_and_validate().expect_err("invalid");
+        let e = input
+            .decode_and_validate(caps::DEFAULT_MAX_RECORD_BYTES)
+            .expect_err("invalid");
         assert_eq!(
             e.message.as_deref(),
             Some(
@@ -430,7 +434,9 @@ mod tests {
         let input: PutRecordsInput =
             serde_json::from_str(r#"{"StreamName":"s","Records":[{"Data":"","PartitionKey":""},{"Data":"","ExplicitHashKey":"x","PartitionKey":"a"}]}"#)
                 .expect("json");
-        let e = input.decode_and_validate().expect_err("invalid");
+        let e = input
+            .decode_and_validate(caps::DEFAULT_MAX_RECORD_BYTES)
+            .expect_err("invalid");
         assert_eq!(
             e.message.as_deref(),
             Some(
@@ -445,7 +451,9 @@ mod tests {
         let big = crate::types::encode_blob(&vec![0u8; caps::DEFAULT_MAX_RECORD_BYTES + 1]);
         let body = format!(r#"{{"StreamName":"s","PartitionKey":"a","Data":"{big}"}}"#);
         let input: PutRecordInput = serde_json::from_str(&body).expect("json");
-        let e = input.decode_and_validate().expect_err("invalid");
+        let e = input
+            .decode_and_validate(caps::DEFAULT_MAX_RECORD_BYTES)
+            .expect_err("invalid");
         assert_eq!(
             e.message.as_deref(),
             Some(

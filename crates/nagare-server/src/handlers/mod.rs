@@ -36,9 +36,90 @@ fn unsupported(op: Operation) -> Result<Reply, ServiceError> {
     )))
 }
 
+/// AWS's control-plane call rates (spec §3.7): calls per second, and whether the limit is per
+/// stream (else per account). Data-plane calls are limited per shard by the engine.
+fn control_rate(op: Operation) -> Option<(f64, bool)> {
+    use Operation as O;
+    match op {
+        O::CreateStream
+        | O::DeleteStream
+        | O::ListStreams
+        | O::MergeShards
+        | O::SplitShard
+        | O::AddTagsToStream
+        | O::RemoveTagsFromStream
+        | O::ListTagsForStream
+        | O::RegisterStreamConsumer
+        | O::DescribeAccountSettings
+        | O::UpdateAccountSettings
+        | O::UpdateStreamWarmThroughput => Some((5.0, false)),
+        O::DescribeStream => Some((10.0, false)),
+        O::DescribeStreamSummary => Some((20.0, false)),
+        O::DescribeStreamConsumer => Some((20.0, true)),
+        O::ListStreamConsumers | O::DeregisterStreamConsumer => Some((5.0, true)),
+        O::ListShards => Some((1000.0, true)),
+        O::UpdateShardCount => Some((10.0, false)),
+        O::DescribeLimits => Some((1.0, false)),
+        O::DecreaseStreamRetentionPeriod
+        | O::IncreaseStreamRetentionPeriod
+        | O::DeleteResourcePolicy
+        | O::DisableEnhancedMonitoring
+        | O::EnableEnhancedMonitoring
+        | O::GetRecords
+        | O::GetResourcePolicy
+        | O::GetShardIterator
+        | O::ListTagsForResource
+        | O::PutRecord
+        | O::PutRecords
+        | O::PutResourcePolicy
+        | O::StartStreamEncryption
+        | O::StopStreamEncryption
+        | O::SubscribeToShard
+        | O::TagResource
+        | O::UntagResource
+        | O::UpdateMaxRecordSize
+        | O::UpdateStreamMode
+        | O::UpdateStreamRecordDistributionStrategy => None,
+    }
+}
+
+/// The stream a request names, for per-stream rate limits (a second, tiny parse of the body,
+/// done only for the few per-stream-limited control calls).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Scope {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+}
+
+fn admit(engine: &Engine, op: Operation, body: &[u8]) -> Result<(), ServiceError> {
+    let Some((per_sec, per_stream)) = control_rate(op) else {
+        return Ok(());
+    };
+    let scope = if per_stream {
+        let s: Scope = serde_json::from_slice(body).unwrap_or_default();
+        s.stream_name.or(s.stream_arn).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    if engine.admit_control(op.name(), &scope, per_sec) {
+        return Ok(());
+    }
+    Err(ServiceError(WireError::new(
+        ErrorCode::LimitExceeded,
+        format!(
+            "Rate exceeded for operation {} under account {}.",
+            op.name(),
+            engine.account()
+        ),
+    )))
+}
+
 /// Answers one operation whose envelope already checked out.
 pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> Result<Reply, ServiceError> {
     use Operation as O;
+    admit(engine, op, body)?;
     match op {
         O::CreateStream => streams::create_stream(engine, parse(op, body)?),
         O::DeleteStream => streams::delete_stream(engine, parse(op, body)?),

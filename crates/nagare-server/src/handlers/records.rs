@@ -4,7 +4,7 @@
 use super::{Reply, json};
 use crate::error::ServiceError;
 use nagare_engine::Engine;
-use nagare_engine::data::{IteratorStart, PutEntry, PutResult};
+use nagare_engine::data::{IteratorStart, PutEntry, PutOp, PutResult};
 use nagare_proto::ops::records::*;
 use nagare_proto::ops::shapes::{ChildShard, HashKeyRange};
 use nagare_proto::{ErrorCode, WireError};
@@ -13,9 +13,14 @@ fn invalid(msg: impl Into<String>) -> ServiceError {
     ServiceError(WireError::new(ErrorCode::InvalidArgument, msg))
 }
 
+fn encryption_type(encrypted: bool) -> &'static str {
+    if encrypted { "KMS" } else { "NONE" }
+}
+
 pub async fn put_record(engine: &Engine, input: PutRecordInput<'_>) -> Result<Reply, ServiceError> {
-    let blobs = input.decode_and_validate()?;
     let (name, arn) = (input.stream_name.as_deref(), input.stream_arn.as_deref());
+    let settings = engine.put_settings(name, arn);
+    let blobs = input.decode_and_validate(settings.max_data_bytes)?;
     if let Some(seq) = input.sequence_number_for_ordering.as_deref() {
         engine.check_ordering_sequence(name, arn, seq)?;
     }
@@ -25,14 +30,19 @@ pub async fn put_record(engine: &Engine, input: PutRecordInput<'_>) -> Result<Re
         data: blobs.get(0),
     };
     let results = engine
-        .put_records(name, arn, std::slice::from_ref(&entry))
+        .put_records(name, arn, PutOp::Record, std::slice::from_ref(&entry))
         .await?;
     match results.into_iter().next() {
         Some(PutResult::Stored { shard, sequence }) => json(&PutRecordOutput {
             shard_id: shard.to_string(),
             sequence_number: sequence.to_string(),
-            encryption_type: "NONE".to_owned(),
+            encryption_type: encryption_type(settings.encrypted).to_owned(),
         }),
+        // PutRecord reports throttling for the whole request.
+        Some(PutResult::Throttled { message }) => Err(ServiceError(WireError::new(
+            ErrorCode::ProvisionedThroughputExceeded,
+            message,
+        ))),
         Some(PutResult::Failed { message }) => Err(ServiceError(WireError::new(
             ErrorCode::InternalFailure,
             message,
@@ -48,7 +58,9 @@ pub async fn put_records(
     engine: &Engine,
     input: PutRecordsInput<'_>,
 ) -> Result<Reply, ServiceError> {
-    let blobs = input.decode_and_validate()?;
+    let (name, arn) = (input.stream_name.as_deref(), input.stream_arn.as_deref());
+    let settings = engine.put_settings(name, arn);
+    let blobs = input.decode_and_validate(settings.max_data_bytes)?;
     let records = input.records.as_deref().unwrap_or_default();
     let total: usize = blobs.spans.iter().map(|s| s.1).sum::<usize>()
         + records
@@ -71,25 +83,25 @@ pub async fn put_records(
         })
         .collect();
     let results = engine
-        .put_records(
-            input.stream_name.as_deref(),
-            input.stream_arn.as_deref(),
-            &entries,
-        )
+        .put_records(name, arn, PutOp::Records, &entries)
         .await?;
     let failed = results
         .iter()
-        .filter(|r| matches!(r, PutResult::Failed { .. }))
+        .filter(|r| !matches!(r, PutResult::Stored { .. }))
         .count();
     let mut out = Vec::with_capacity(64 + results.len() * 96);
     ser_put_records_output(
         &mut out,
         failed,
-        "NONE",
+        encryption_type(settings.encrypted),
         results.iter().map(|r| match r {
             PutResult::Stored { shard, sequence } => PutRecordsResultEntry::Success {
                 sequence_number: *sequence,
                 shard_id: *shard,
+            },
+            PutResult::Throttled { message } => PutRecordsResultEntry::Failure {
+                error_code: ErrorCode::ProvisionedThroughputExceeded,
+                error_message: message,
             },
             PutResult::Failed { message } => PutRecordsResultEntry::Failure {
                 error_code: ErrorCode::InternalFailure,
@@ -178,7 +190,7 @@ pub fn get_records(engine: &Engine, input: GetRecordsInput) -> Result<Reply, Ser
             arrival_ms: r.timestamp_ms,
             data: &r.value,
             partition_key: &r.key,
-            encryption_type: None,
+            encryption_type: page.view.meta.encryption_key.as_ref().map(|_| "KMS"),
         }),
         page.next_iterator.as_deref(),
         page.millis_behind_latest,

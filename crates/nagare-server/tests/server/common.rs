@@ -20,6 +20,8 @@ pub struct TestServer {
 pub fn config(dir: &Path) -> ServerConfig {
     let mut engine = EngineConfig::default();
     engine.log.fsync = FsyncPolicy::Never;
+    // Tests that exercise throttling turn limits on themselves.
+    engine.throughput_limits = false;
     ServerConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: dir.to_path_buf(),
