@@ -108,7 +108,7 @@ struct Inner {
     streams: RwLock<BTreeMap<String, Arc<Stream>>>,
     control_rates: limits::ControlRates,
     /// Account-level settings (UpdateAccountSettings), persisted with the streams.
-    billing_commitment: RwLock<Option<String>>,
+    billing_commitment: RwLock<Option<meta::BillingCommitment>>,
 }
 
 /// One stream: an atomically replaced snapshot plus its metric handles.

@@ -103,9 +103,18 @@ pub struct MetaDoc {
     /// HMAC key for shard iterators, hex. Persisted so iterators survive restarts.
     pub iterator_key: String,
     pub streams: BTreeMap<String, StreamMeta>,
-    /// UpdateAccountSettings' MinimumThroughputBillingCommitment status, if ever set.
+    /// UpdateAccountSettings' MinimumThroughputBillingCommitment, if ever set.
     #[serde(default)]
-    pub billing_commitment: Option<String>,
+    pub billing_commitment: Option<BillingCommitment>,
+}
+
+/// The account's MinimumThroughputBillingCommitment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingCommitment {
+    /// `ENABLED` or `DISABLED`.
+    pub status: String,
+    pub started_ms: Option<i64>,
+    pub ended_ms: Option<i64>,
 }
 
 /// Where the document lives.

@@ -119,28 +119,52 @@ fn members(op: Operation) -> (&'static [(&'static str, Ty)], bool) {
         O::UntagResource => (&[("TagKeys", STR_LIST), ("ResourceARN", Ty::Str)], false),
         O::ListTagsForResource => (&[("ResourceARN", Ty::Str)], false),
         O::DescribeStreamSummary => (&[], true),
+        O::SplitShard => (
+            &[("NewStartingHashKey", Ty::Str), ("ShardToSplit", Ty::Str)],
+            true,
+        ),
+        O::MergeShards => (
+            &[("AdjacentShardToMerge", Ty::Str), ("ShardToMerge", Ty::Str)],
+            true,
+        ),
+        O::UpdateShardCount => (
+            &[("ScalingType", Ty::Str), ("TargetShardCount", Ty::Int)],
+            true,
+        ),
+        O::UpdateStreamMode => (
+            &[
+                ("StreamARN", Ty::Str),
+                ("StreamModeDetails", MODE),
+                ("WarmThroughputMiBps", Ty::Int),
+            ],
+            false,
+        ),
+        O::UpdateMaxRecordSize => (&[("MaxRecordSizeInKiB", Ty::Int)], true),
+        O::StartStreamEncryption | O::StopStreamEncryption => {
+            (&[("EncryptionType", Ty::Str), ("KeyId", Ty::Str)], true)
+        }
+        O::EnableEnhancedMonitoring | O::DisableEnhancedMonitoring => {
+            (&[("ShardLevelMetrics", STR_LIST)], true)
+        }
+        O::UpdateStreamWarmThroughput => (&[("WarmThroughputMiBps", Ty::Int)], true),
+        O::UpdateAccountSettings => (
+            &[(
+                "MinimumThroughputBillingCommitment",
+                Ty::Struct(&[("Status", Ty::Str)]),
+            )],
+            false,
+        ),
+        O::PutResourcePolicy | O::GetResourcePolicy | O::DeleteResourcePolicy => {
+            (&[("ResourceARN", Ty::Str), ("Policy", Ty::Str)], false)
+        }
         O::DescribeLimits
-        | O::DeleteResourcePolicy
         | O::DeregisterStreamConsumer
         | O::DescribeAccountSettings
         | O::DescribeStreamConsumer
-        | O::DisableEnhancedMonitoring
-        | O::EnableEnhancedMonitoring
-        | O::GetResourcePolicy
         | O::ListStreamConsumers
-        | O::MergeShards
-        | O::PutResourcePolicy
         | O::RegisterStreamConsumer
-        | O::SplitShard
-        | O::StartStreamEncryption
-        | O::StopStreamEncryption
         | O::SubscribeToShard
-        | O::UpdateAccountSettings
-        | O::UpdateMaxRecordSize
-        | O::UpdateShardCount
-        | O::UpdateStreamMode
-        | O::UpdateStreamRecordDistributionStrategy
-        | O::UpdateStreamWarmThroughput => (&[], false),
+        | O::UpdateStreamRecordDistributionStrategy => (&[], false),
     }
 }
 

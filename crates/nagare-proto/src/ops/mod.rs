@@ -2,6 +2,7 @@
 //! that validation, not deserialization, reports missing ones (AWS reports them as
 //! `Member must not be null`). Unknown members are ignored and `null` means absent.
 
+pub mod admin;
 pub mod records;
 pub mod shapes;
 pub mod streams;

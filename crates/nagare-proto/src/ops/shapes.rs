@@ -88,6 +88,15 @@ pub struct StreamDescriptionSummary {
     pub consumer_count: u32,
     #[serde(rename = "MaxRecordSizeInKiB")]
     pub max_record_size_in_kib: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warm_throughput: Option<WarmThroughput>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct WarmThroughput {
+    pub target_mi_bps: u32,
+    pub current_mi_bps: u32,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]

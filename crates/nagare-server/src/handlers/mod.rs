@@ -1,5 +1,6 @@
 //! One thin function per operation: decode, validate, one engine call, encode.
 
+mod admin;
 mod records;
 mod streams;
 mod tags;
@@ -144,27 +145,31 @@ pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> Result<Rep
         O::TagResource => tags::tag_resource(engine, parse(op, body)?),
         O::UntagResource => tags::untag_resource(engine, parse(op, body)?),
         O::ListTagsForResource => tags::list_tags_for_resource(engine, parse(op, body)?),
-        O::DeleteResourcePolicy
-        | O::DeregisterStreamConsumer
-        | O::DescribeAccountSettings
+        O::SplitShard => admin::split_shard(engine, parse(op, body)?).await,
+        O::MergeShards => admin::merge_shards(engine, parse(op, body)?).await,
+        O::UpdateShardCount => admin::update_shard_count(engine, parse(op, body)?).await,
+        O::UpdateStreamMode => admin::update_stream_mode(engine, parse(op, body)?),
+        O::UpdateMaxRecordSize => admin::update_max_record_size(engine, parse(op, body)?),
+        O::StartStreamEncryption => admin::set_encryption(engine, parse(op, body)?, true),
+        O::StopStreamEncryption => admin::set_encryption(engine, parse(op, body)?, false),
+        O::EnableEnhancedMonitoring => {
+            admin::set_enhanced_monitoring(engine, parse(op, body)?, true)
+        }
+        O::DisableEnhancedMonitoring => {
+            admin::set_enhanced_monitoring(engine, parse(op, body)?, false)
+        }
+        O::UpdateStreamWarmThroughput => admin::update_warm_throughput(engine, parse(op, body)?),
+        O::DescribeAccountSettings => admin::describe_account_settings(engine),
+        O::UpdateAccountSettings => admin::update_account_settings(engine, parse(op, body)?),
+        O::PutResourcePolicy => admin::put_resource_policy(engine, parse(op, body)?),
+        O::GetResourcePolicy => admin::get_resource_policy(engine, parse(op, body)?),
+        O::DeleteResourcePolicy => admin::delete_resource_policy(engine, parse(op, body)?),
+        O::DeregisterStreamConsumer
         | O::DescribeStreamConsumer
-        | O::DisableEnhancedMonitoring
-        | O::EnableEnhancedMonitoring
-        | O::GetResourcePolicy
         | O::ListStreamConsumers
-        | O::MergeShards
-        | O::PutResourcePolicy
         | O::RegisterStreamConsumer
-        | O::SplitShard
-        | O::StartStreamEncryption
-        | O::StopStreamEncryption
         | O::SubscribeToShard
-        | O::UpdateAccountSettings
-        | O::UpdateMaxRecordSize
-        | O::UpdateShardCount
-        | O::UpdateStreamMode
-        | O::UpdateStreamRecordDistributionStrategy
-        | O::UpdateStreamWarmThroughput => unsupported(op),
+        | O::UpdateStreamRecordDistributionStrategy => unsupported(op),
     }
 }
 

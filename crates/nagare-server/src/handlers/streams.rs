@@ -8,6 +8,7 @@ use nagare_engine::meta::StreamMode;
 use nagare_engine::view::StreamView;
 use nagare_proto::ops::shapes::{
     EnhancedMetrics, StreamDescription, StreamDescriptionSummary, StreamModeDetails, StreamSummary,
+    WarmThroughput,
 };
 use nagare_proto::ops::streams::*;
 use nagare_proto::{ErrorCode, WireError};
@@ -19,10 +20,18 @@ fn mode_details(view: &StreamView) -> StreamModeDetails {
     }
 }
 
-fn no_metrics() -> Vec<EnhancedMetrics> {
+fn enhanced(view: &StreamView) -> Vec<EnhancedMetrics> {
     vec![EnhancedMetrics {
-        shard_level_metrics: Vec::new(),
+        shard_level_metrics: view.meta.shard_level_metrics.clone(),
     }]
+}
+
+/// `EncryptionType` and `KeyId` as DescribeStream(Summary) shows them.
+fn encryption(view: &StreamView) -> (String, Option<String>) {
+    match &view.meta.encryption_key {
+        Some(k) => ("KMS".to_owned(), Some(k.clone())),
+        None => ("NONE".to_owned(), None),
+    }
 }
 
 pub fn create_stream(engine: &Engine, input: CreateStreamInput) -> Result<Reply, ServiceError> {
@@ -80,9 +89,9 @@ pub fn describe_stream(engine: &Engine, input: DescribeStreamInput) -> Result<Re
             has_more_shards: page.has_more,
             retention_period_hours: v.meta.retention_hours,
             stream_creation_timestamp: v.meta.created_ms,
-            enhanced_monitoring: no_metrics(),
-            encryption_type: "NONE".to_owned(),
-            key_id: None,
+            enhanced_monitoring: enhanced(v),
+            encryption_type: encryption(v).0,
+            key_id: encryption(v).1,
         },
     })
 }
@@ -102,12 +111,16 @@ pub fn describe_stream_summary(
             stream_mode_details: mode_details(&v),
             retention_period_hours: v.meta.retention_hours,
             stream_creation_timestamp: v.meta.created_ms,
-            enhanced_monitoring: no_metrics(),
-            encryption_type: "NONE".to_owned(),
-            key_id: None,
+            enhanced_monitoring: enhanced(&v),
+            encryption_type: encryption(&v).0,
+            key_id: encryption(&v).1,
             open_shard_count: v.open_shard_count(),
             consumer_count: 0,
             max_record_size_in_kib: v.meta.max_record_kib,
+            warm_throughput: v.meta.warm_throughput_mibps.map(|m| WarmThroughput {
+                target_mi_bps: m,
+                current_mi_bps: m,
+            }),
         },
     })
 }

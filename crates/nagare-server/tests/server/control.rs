@@ -522,10 +522,9 @@ async fn unsupported_operations_answer_a_clear_error() {
     t.create_stream("u", 1).await;
     let e = t
         .client
-        .split_shard()
-        .stream_name("u")
-        .shard_to_split("shardId-000000000000")
-        .new_starting_hash_key("5")
+        .update_stream_record_distribution_strategy()
+        .stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/u")
+        .record_distribution_strategy(aws_sdk_kinesis::types::RecordDistributionStrategy::Auto)
         .send()
         .await
         .expect_err("unsupported");
@@ -533,7 +532,7 @@ async fn unsupported_operations_answer_a_clear_error() {
         err_parts(&e),
         (
             "InvalidArgumentException".into(),
-            "SplitShard is not supported by this server yet.".into()
+            "UpdateStreamRecordDistributionStrategy is not supported by this server yet.".into()
         )
     );
 }

@@ -6,4 +6,6 @@ mod control;
 mod data;
 mod persistence;
 mod protocol;
+mod reshard;
+mod settings;
 mod tags;
