@@ -4,6 +4,7 @@
 
 use crate::BenchArgs;
 use crate::client::{self, Failure};
+use crate::cpu::CpuMeter;
 use crate::put_records::{Budget, put_loops};
 use crate::report::{Report, Totals, round};
 use aws_sdk_kinesis::Client;
@@ -144,6 +145,7 @@ pub async fn run(
     );
 
     let totals = Arc::new(Totals::default());
+    let cpu = CpuMeter::start(args.server_pid);
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(shard_ids.len());
     let mut expected_by_shard: HashMap<String, u64> = fill.per_shard;
@@ -174,6 +176,7 @@ pub async fn run(
         short.extend(shard.short);
     }
     let elapsed = started.elapsed();
+    let cpu = cpu.finish();
     for s in &short {
         eprintln!("nagare-bench: drain stopped short on {s}");
     }
@@ -184,6 +187,7 @@ pub async fn run(
         elapsed,
         &mut latencies,
     );
+    report.set_cpu(&cpu);
     report.set("prefill_records", filled.into());
     report.set("prefill_secs", round(fill_secs, 3).into());
     report.set(

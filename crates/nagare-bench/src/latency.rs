@@ -7,6 +7,7 @@
 
 use crate::BenchArgs;
 use crate::client::{self, Failure};
+use crate::cpu::CpuMeter;
 use crate::put_record::put_one;
 use crate::report::{Report, Totals, round};
 use aws_sdk_kinesis::Client;
@@ -32,12 +33,14 @@ fn now_micros() -> u64 {
         .unwrap_or(0)
 }
 
-/// Poll `shard` from `iterator` until `stop`; returns the latencies (ms) of records seen.
+/// Poll `shard` from `iterator` until `stop`; returns the latencies (ms) of records seen that
+/// were put at or after `measure_from` (µs since the epoch).
 async fn poll_shard(
     client: Client,
     shard: String,
     mut iterator: String,
     limit: i32,
+    measure_from: u64,
     stop: Arc<AtomicBool>,
     seen: Arc<Totals>,
 ) -> anyhow::Result<Vec<f64>> {
@@ -62,7 +65,9 @@ async fn poll_shard(
                         let mut buf = [0u8; STAMP_LEN];
                         buf.copy_from_slice(stamp);
                         let sent = u64::from_be_bytes(buf);
-                        latencies.push(now.saturating_sub(sent) as f64 / 1e3);
+                        if sent >= measure_from {
+                            latencies.push(now.saturating_sub(sent) as f64 / 1e3);
+                        }
                     }
                     Totals::add(&seen.records, 1);
                     Totals::add(&seen.bytes, data.len() as u64);
@@ -117,6 +122,9 @@ pub async fn run(
     }
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Totals::default());
+    // The first puts also open the connections; leave them out of the percentiles.
+    let warmup = Duration::from_secs_f64(args.warmup_secs.max(0.0));
+    let measure_from = now_micros() + warmup.as_micros() as u64;
     let pollers: Vec<_> = iterators
         .into_iter()
         .map(|(shard, it)| {
@@ -125,6 +133,7 @@ pub async fn run(
                 shard,
                 it,
                 args.get_limit,
+                measure_from,
                 Arc::clone(&stop),
                 Arc::clone(&seen),
             ))
@@ -144,6 +153,7 @@ pub async fn run(
     let mut rng = StdRng::from_os_rng();
     let mut puts = Vec::new();
     let mut issued = 0u64;
+    let cpu = CpuMeter::start(args.server_pid);
     let started = Instant::now();
     let give_up_at = started + duration + Duration::from_secs(60);
     loop {
@@ -182,6 +192,7 @@ pub async fn run(
         put.await?;
     }
     let produce_secs = started.elapsed();
+    let cpu = cpu.finish();
     let acked = Totals::get(&put_totals.records);
 
     let grace_end = Instant::now() + DRAIN_GRACE;
@@ -217,7 +228,10 @@ pub async fn run(
         produce_secs,
         &mut latencies,
     );
+    report.set_cpu(&cpu);
     report.set("rate", args.rate.into());
+    report.set("warmup_secs", args.warmup_secs.into());
+    report.set("latency_samples", latencies.len().into());
     report.set("visible", visible.into());
     report.set(
         "max_ms",

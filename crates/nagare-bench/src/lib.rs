@@ -7,6 +7,7 @@
 //! Layout:
 //! - [`client`]: SDK client over plain HTTP, error classification, stream setup and teardown.
 //! - [`report`]: the one JSON line each run prints, and percentiles.
+//! - [`cpu`]: CPU seconds of the client and (with `--server-pid`) the server, from `/proc`.
 //! - one module per scenario: [`put_records`], [`put_record`], [`drain`], [`latency`].
 //!
 //! Every run prints exactly one JSON line on stdout; progress and warnings go to stderr.
@@ -15,6 +16,7 @@ use clap::ValueEnum;
 use std::time::Duration;
 
 pub mod client;
+pub mod cpu;
 pub mod drain;
 pub mod latency;
 pub mod put_record;
@@ -92,9 +94,17 @@ pub struct BenchArgs {
     /// Records per second the latency producer puts.
     #[arg(long, default_value_t = 1000)]
     pub rate: u32,
+    /// Latency scenario: records put during the first seconds are not in the percentiles
+    /// (they pay for opening connections). They still count as produced and visible.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup_secs: f64,
     /// Keep the stream after the run.
     #[arg(long)]
     pub keep: bool,
+    /// Process id of the server, when it runs on this machine: its CPU time in the timed phase
+    /// is then reported next to the client's.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
     /// Free-form label copied into the JSON line (e.g. the server's name).
     #[arg(long)]
     pub label: Option<String>,
@@ -154,6 +164,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             rand::random::<u32>()
         )
     });
+    let loadavg = std::fs::read_to_string("/proc/loadavg").ok();
     let setup = client::ensure_stream(&kinesis, &stream, args.shards).await?;
     eprintln!(
         "nagare-bench: {} on {} stream {stream} ({} shards, created={})",
@@ -187,6 +198,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     report.set("shards", setup.shard_ids.len().into());
     report.set("connections", connections.into());
     report.set("record_size", args.record_size.into());
+    // Other work on the machine skews a local benchmark; the 1-minute load average at the
+    // start shows whether the run had the machine to itself.
+    if let Some(load) = loadavg.and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok()) {
+        report.set("loadavg_1m_at_start", load.into());
+    }
     if let Some(label) = &args.label {
         report.set("label", label.clone().into());
     }

@@ -2,6 +2,7 @@
 
 use crate::BenchArgs;
 use crate::client::{self, Failure};
+use crate::cpu::CpuMeter;
 use crate::put_records::Budget;
 use crate::report::{Report, Totals};
 use aws_sdk_kinesis::Client;
@@ -77,6 +78,7 @@ pub async fn run(
     let payload: Arc<[u8]> = (0..args.record_size)
         .map(|_| rand::random::<u8>())
         .collect();
+    let cpu = CpuMeter::start(args.server_pid);
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(connections);
     for _ in 0..connections {
@@ -110,12 +112,14 @@ pub async fn run(
         latencies.extend(task.await?);
     }
     let elapsed = started.elapsed();
+    let cpu = cpu.finish();
     let mut report = Report::new(
         crate::Scenario::PutRecord.name(),
         &totals,
         elapsed,
         &mut latencies,
     );
+    report.set_cpu(&cpu);
     report.set("requests", latencies.len().into());
     report.set("latency_kind", "put_record_request".into());
     Ok(report)

@@ -2,6 +2,7 @@
 
 use crate::BenchArgs;
 use crate::client::{self, Failure, THROTTLE_CODE};
+use crate::cpu::CpuMeter;
 use crate::report::{Report, Totals};
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
@@ -243,6 +244,7 @@ pub async fn run(
 ) -> anyhow::Result<Report> {
     let budget = Arc::new(Budget::new(args.duration(), args.records));
     let totals = Arc::new(Totals::default());
+    let cpu = CpuMeter::start(args.server_pid);
     let started = Instant::now();
     let mut stats = put_loops(
         client,
@@ -255,12 +257,14 @@ pub async fn run(
     )
     .await?;
     let elapsed = started.elapsed();
+    let cpu = cpu.finish();
     let mut report = Report::new(
         crate::Scenario::PutRecords.name(),
         &totals,
         elapsed,
         &mut stats.latencies_ms,
     );
+    report.set_cpu(&cpu);
     report.set("batch", args.batch.into());
     report.set("requests", stats.latencies_ms.len().into());
     report.set("latency_kind", "put_records_request".into());

@@ -1,5 +1,6 @@
 //! The one JSON line a run prints, and the percentile helper.
 
+use crate::cpu::CpuUse;
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -73,6 +74,30 @@ impl Report {
         fields.insert("throttles".into(), Totals::get(&totals.throttles).into());
         fields.insert("dropped".into(), Totals::get(&totals.dropped).into());
         Report { fields }
+    }
+
+    /// Add the CPU seconds client and server used in the timed phase, and per record.
+    pub fn set_cpu(&mut self, cpu: &CpuUse) {
+        let records = self
+            .fields
+            .get("records")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        for (side, secs) in [("client", cpu.client_secs), ("server", cpu.server_secs)] {
+            self.set(&format!("{side}_cpu_secs"), opt(secs));
+            self.set(
+                &format!("{side}_cores"),
+                opt(secs
+                    .filter(|_| cpu.wall_secs > 0.0)
+                    .map(|s| s / cpu.wall_secs)),
+            );
+            self.set(
+                &format!("{side}_cpu_us_per_record"),
+                opt(secs
+                    .filter(|_| records > 0)
+                    .map(|s| s * 1e6 / records as f64)),
+            );
+        }
     }
 
     /// Add or replace a field (scenario parameters, extra measurements).
