@@ -281,7 +281,8 @@ impl Log {
         // whose newest timestamp is >= t holds the answer.
         let base = {
             let st = sh.state.lock();
-            let first_sealed = st.sealed.iter().find(|s| s.max_ts >= timestamp_ms);
+            let i = st.sealed.partition_point(|s| s.max_ts < timestamp_ms);
+            let first_sealed = st.sealed.get(i);
             match first_sealed {
                 Some(s) if s.first_ts >= timestamp_ms => return Ok(Offset(s.base).min(end)),
                 Some(s) => s.base,
