@@ -15,6 +15,7 @@ use crate::metrics::Enhanced;
 use crate::view::{ShardView, StreamView};
 use crate::{Engine, Stream, clock::java_date};
 use nagare_log::{AppendRecord, LogRecord, Offset};
+use nagare_types::sequence::SequenceParts;
 use nagare_types::{HashKey, HashKeyRange, SequenceNumber, ShardId, caps, hash_partition_key};
 use std::sync::Arc;
 
@@ -241,7 +242,8 @@ impl Engine {
                         }
                     }
                     (true, Ok(Some(a))) => {
-                        let sequence = SequenceNumber::new(view.tag, shard.id, a.first.0 + next);
+                        let sequence =
+                            SequenceNumber::of_record(view.tag, shard.id, a.first.0 + next);
                         next += 1;
                         shard_records += 1;
                         shard_bytes += size;
@@ -354,23 +356,7 @@ impl Engine {
             ))
             .into());
         }
-        let offset = match start {
-            IteratorStart::TrimHorizon => shard.log().start().0,
-            IteratorStart::Latest => shard.log().end().0,
-            IteratorStart::AtTimestamp(t) => {
-                if t > now {
-                    return Err(InvalidArgument(format!(
-                        "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {t}, currentTimestampInMillis: {now}"
-                    ))
-                    .into());
-                }
-                shard.log().offset_at_or_after(t).0
-            }
-            IteratorStart::AtSequence(s) => self.sequence_offset(&view, shard, s)?,
-            IteratorStart::AfterSequence(s) => {
-                self.sequence_offset(&view, shard, s)?.saturating_add(1)
-            }
-        };
+        let offset = self.start_offset(&view, shard, start, now)?;
         Ok(self.inner.iterators.encode(&IteratorPosition {
             stream: name.to_owned(),
             tag: view.tag,
@@ -380,12 +366,41 @@ impl Engine {
         }))
     }
 
-    fn sequence_offset(
+    /// The log offset a reader starting at `start` reads first (GetShardIterator,
+    /// SubscribeToShard).
+    pub(crate) fn start_offset(
+        &self,
+        view: &StreamView,
+        shard: &ShardView,
+        start: IteratorStart<'_>,
+        now: i64,
+    ) -> Result<u64, InvalidArgument> {
+        Ok(match start {
+            IteratorStart::TrimHorizon => shard.log().start().0,
+            IteratorStart::Latest => shard.log().end().0,
+            IteratorStart::AtTimestamp(t) => {
+                if t > now {
+                    return Err(InvalidArgument(format!(
+                        "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {t}, currentTimestampInMillis: {now}"
+                    )));
+                }
+                shard.log().offset_at_or_after(t).0
+            }
+            IteratorStart::AtSequence(s) => {
+                SequenceNumber::at_offset(self.sequence_parts(view, shard, s)?)
+            }
+            IteratorStart::AfterSequence(s) => {
+                SequenceNumber::after_offset(self.sequence_parts(view, shard, s)?)
+            }
+        })
+    }
+
+    fn sequence_parts(
         &self,
         view: &StreamView,
         shard: &ShardView,
         seq: &str,
-    ) -> Result<u64, InvalidArgument> {
+    ) -> Result<SequenceParts, InvalidArgument> {
         let name = &view.meta.name;
         let account = self.account();
         let invalid = || {
@@ -411,7 +426,7 @@ impl Engine {
                 parts.shard, shard.id
             )));
         }
-        Ok(parts.offset)
+        Ok(parts)
     }
 
     pub fn get_records(

@@ -57,6 +57,23 @@ impl SequenceNumber {
         )
     }
 
+    /// The number of the record at `offset` in its shard's log. The low part is `offset + 1`,
+    /// so the shard's `StartingSequenceNumber` (low part 0) is below every record, and
+    /// "after the starting number" is the first record.
+    pub fn of_record(tag: StreamTag, shard: ShardId, offset: u64) -> Self {
+        Self::new(tag, shard, offset.saturating_add(1))
+    }
+
+    /// The log offset a reader starting *at* this number reads first.
+    pub fn at_offset(parts: SequenceParts) -> u64 {
+        parts.offset.saturating_sub(1)
+    }
+
+    /// The log offset a reader starting *after* this number reads first.
+    pub fn after_offset(parts: SequenceParts) -> u64 {
+        parts.offset
+    }
+
     /// The shard's `StartingSequenceNumber`: no record of the shard is below it.
     pub fn shard_start(tag: StreamTag, shard: ShardId) -> Self {
         Self::new(tag, shard, 0)
@@ -136,6 +153,15 @@ mod tests {
             prop_assert_eq!(p.shard, ShardId(shard));
             prop_assert_eq!(p.offset, off);
             prop_assert_eq!(n.to_string().parse::<SequenceNumber>(), Ok(n));
+        }
+
+        #[test]
+        fn record_numbers_map_back_to_their_offsets(tag in any::<u32>(), shard in any::<u32>(), off in 0u64..u64::MAX) {
+            let n = SequenceNumber::of_record(StreamTag::new(tag), ShardId(shard), off);
+            let p = n.parts().expect("own layout");
+            prop_assert_eq!(SequenceNumber::at_offset(p), off);
+            prop_assert_eq!(SequenceNumber::after_offset(p), off + 1);
+            prop_assert!(n > SequenceNumber::shard_start(StreamTag::new(tag), ShardId(shard)));
         }
 
         #[test]

@@ -186,7 +186,7 @@ pub fn get_records(engine: &Engine, input: GetRecordsInput) -> Result<Reply, Ser
     ser_get_records_output(
         &mut out,
         page.records.iter().map(|r| RecordOut {
-            sequence_number: nagare_types::SequenceNumber::new(tag, shard, r.offset.0),
+            sequence_number: nagare_types::SequenceNumber::of_record(tag, shard, r.offset.0),
             arrival_ms: r.timestamp_ms,
             data: &r.value,
             partition_key: &r.key,
