@@ -288,6 +288,13 @@ mod tests {
     use super::valid_name;
 
     #[test]
+    fn handles_are_send_sync() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<super::LogStore>();
+        assert_send_sync::<crate::Log>();
+    }
+
+    #[test]
     fn names() {
         assert!(valid_name("shard-000001.x_y"));
         assert!(valid_name(&"a".repeat(200)));
