@@ -4,16 +4,19 @@
 //! - [`protocol`]: the envelope checks and response framing of spec §1.1–1.2.
 //! - [`handlers`]: one thin function per operation.
 //! - [`error`]: engine failure kinds → wire codes (exhaustive).
+//! - [`metrics_http`]: `GET /metrics` (Prometheus) and `GET /metrics/json` on the same port.
 //!
 //! [`start`] binds and serves until the returned [`RunningServer`] is shut down.
 
 pub mod error;
 pub mod handlers;
+pub mod metrics_http;
 pub mod protocol;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::routing::get;
 use futures::FutureExt;
 use http::{Response, StatusCode};
 use nagare_engine::clock::{Clock, SystemClock};
@@ -78,9 +81,26 @@ impl RunningServer {
     }
 }
 
-/// The router: every path and method goes to the one Kinesis handler, as AWS ignores paths.
+/// The router: `GET /metrics` and `GET /metrics/json` answer metrics; every other path and
+/// method (other methods on those two paths included) goes to the one Kinesis handler, as AWS
+/// ignores paths.
+///
+/// The metrics come from the global recorder, which [`start_with_clock`] installs before the
+/// engine opens; a caller building this router around its own engine must have called
+/// [`nagare_metrics::install`] before opening it, or the engine's handles are no-ops.
 pub fn router(engine: Engine) -> Router {
-    Router::new().fallback(handle).with_state(engine)
+    let registry = nagare_metrics::install();
+    Router::new()
+        .route(
+            metrics_http::PROMETHEUS_PATH,
+            get(move || async move { metrics_http::prometheus(registry) }).fallback(handle),
+        )
+        .route(
+            metrics_http::JSON_PATH,
+            get(move || async move { metrics_http::json(registry) }).fallback(handle),
+        )
+        .fallback(handle)
+        .with_state(engine)
 }
 
 async fn handle(State(engine): State<Engine>, req: Request) -> Response<Body> {
@@ -123,6 +143,13 @@ pub async fn start_with_clock(
     config: ServerConfig,
     clock: Arc<dyn Clock>,
 ) -> Result<RunningServer, StartError> {
+    // Before the engine opens: it registers every stream's metric handles as it loads them,
+    // and a handle stays bound to the recorder installed at that moment.
+    if !nagare_metrics::install().is_global() {
+        tracing::warn!(
+            "another metrics recorder was installed first; Nagare's metrics go to it and /metrics stays empty"
+        );
+    }
     let data_dir = config.data_dir.clone();
     let engine_config = config.engine.clone();
     let engine = tokio::task::spawn_blocking(move || Engine::open(&data_dir, engine_config, clock))

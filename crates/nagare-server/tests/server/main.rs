@@ -4,6 +4,7 @@
 mod common;
 mod control;
 mod data;
+mod metrics;
 mod persistence;
 mod protocol;
 mod reshard;
