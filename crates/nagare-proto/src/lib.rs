@@ -8,10 +8,17 @@
 //! - [`typecheck`]: the slow path run only when a body does not deserialize, to name the
 //!   offending member the way AWS does.
 //! - [`ops`]: the operations, one module per family.
+//! - [`cbor`]: CBOR (RFC 8949) and the `x-amz-cbor-1.1` ↔ JSON transcoding, so CBOR
+//!   requests take the JSON path unchanged.
+//! - `conformance` (tests and `fuzz/` only, feature `testing`): every operation's parse and
+//!   validation as one call.
 //!
 //! Framework-free: the server crate turns these into HTTP responses.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod cbor;
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 pub mod error;
 pub mod ops;
 pub mod typecheck;
