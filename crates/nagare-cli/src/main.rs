@@ -86,6 +86,27 @@ struct ServeArgs {
     /// Interval for --fsync interval.
     #[arg(long, env = "NAGARE_FSYNC_INTERVAL_MS", default_value_t = 100)]
     fsync_interval_ms: u64,
+    /// SubscribeToShard streams end after this many seconds (AWS: 300); clients resubscribe.
+    #[arg(long, env = "NAGARE_SUBSCRIPTION_LIFETIME_SECS", default_value_t = 300)]
+    subscription_lifetime_secs: u64,
+    /// Also serve HTTPS (ALPN h2 and http/1.1) on this address.
+    #[arg(long, env = "NAGARE_TLS_LISTEN")]
+    tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain for --tls-listen (with --tls-key).
+    #[arg(
+        long,
+        env = "NAGARE_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-listen.
+    #[arg(long, env = "NAGARE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Generate a certificate for localhost/127.0.0.1 at start (written under the data dir, in
+    /// tls/nagare-cert.pem; the path is logged) instead of --tls-cert/--tls-key.
+    #[arg(long, env = "NAGARE_TLS_SELF_SIGNED")]
+    tls_self_signed: bool,
     /// Seconds between passes that delete segments past retention.
     #[arg(long, env = "NAGARE_RETENTION_CHECK_SECS", default_value_t = 60)]
     retention_check_secs: u64,
@@ -109,12 +130,26 @@ impl ServeArgs {
                 delete_delay: Duration::from_millis(self.delete_stream_ms),
                 shard_limit: self.shard_limit,
                 throughput_limits: self.throughput_limits == Switch::On,
+                subscription_lifetime: Duration::from_secs(self.subscription_lifetime_secs.max(1)),
+                subscription_heartbeat: Duration::from_millis(1000),
                 log: LogConfig {
                     fsync,
                     ..LogConfig::default()
                 },
             },
             retention_interval: Duration::from_secs(self.retention_check_secs.max(1)),
+            tls: self.tls_listen.map(|listen| nagare_server::tls::TlsConfig {
+                listen,
+                cert: match (&self.tls_cert, &self.tls_key) {
+                    (Some(cert), Some(key)) => nagare_server::tls::CertSource::Files {
+                        cert: cert.clone(),
+                        key: key.clone(),
+                    },
+                    _ => nagare_server::tls::CertSource::SelfSigned {
+                        dir: self.data_dir.join("tls"),
+                    },
+                },
+            }),
         }
     }
 }
@@ -143,9 +178,20 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if args.tls_listen.is_some() && args.tls_cert.is_none() && !args.tls_self_signed {
+        anyhow::bail!(
+            "--tls-listen needs a certificate: --tls-cert and --tls-key, or --tls-self-signed"
+        );
+    }
     let server = nagare_server::start(args.config()).await?;
     // Tools (tests, scripts) read this line to find a port-0 server.
     println!("nagare listening on http://{}", server.addr);
+    if let Some((addr, cert)) = &server.tls {
+        println!(
+            "nagare listening on https://{addr} (certificate {})",
+            cert.display()
+        );
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await?;

@@ -182,6 +182,7 @@ impl Engine {
             policy: None,
             scaling_events_ms: Vec::new(),
             mode_switches_ms: Vec::new(),
+            consumers: Vec::new(),
         };
         self.inner.streams.write().insert(
             req.name.to_owned(),
@@ -292,7 +293,7 @@ impl Engine {
         &self,
         name: Option<&str>,
         arn: Option<&str>,
-        _enforce_consumer_deletion: bool,
+        enforce_consumer_deletion: bool,
     ) -> Result<(), DeleteStreamError> {
         let name = self.resolve_name(name, arn)?;
         let _guard = self.inner.control.lock();
@@ -308,6 +309,16 @@ impl Engine {
                 .into());
             }
             StreamStatus::Active | StreamStatus::Updating => {}
+        }
+        if !view.meta.consumers.is_empty() && !enforce_consumer_deletion {
+            return Err(ResourceInUse(format!(
+                "Stream {name} under account {} has registered consumers; set EnforceConsumerDeletion to true to delete it with its consumers.",
+                self.account()
+            ))
+            .into());
+        }
+        for c in &view.meta.consumers {
+            self.end_subscriptions_of(&self.consumer_arn(name, c));
         }
         if self.config().delete_delay.is_zero() {
             self.remove_stream(name, &view);

@@ -186,3 +186,11 @@ op_error!(
     /// account settings.
     SettingsError { StreamNotFound, ResourceNotFound, ResourceInUse, InvalidArgument, LimitExceeded, StorageFailure }
 );
+op_error!(
+    /// RegisterStreamConsumer, DescribeStreamConsumer, ListStreamConsumers, DeregisterStreamConsumer.
+    ConsumerError { StreamNotFound, ResourceNotFound, ResourceInUse, InvalidArgument, LimitExceeded, ExpiredNextToken, StorageFailure }
+);
+op_error!(
+    /// SubscribeToShard (failures before the event stream starts).
+    SubscribeError { ResourceNotFound, ShardNotFound, ResourceInUse, InvalidArgument, LimitExceeded }
+);

@@ -6,6 +6,7 @@
 //! - [`data`]: PutRecord(s), GetShardIterator, GetRecords.
 //! - [`tags`]: tagging by stream and by ARN.
 //! - [`reshard`]: SplitShard, MergeShards, UpdateShardCount.
+//! - [`consumers`], [`subscribe`]: enhanced fan-out consumers and SubscribeToShard.
 //! - [`settings`]: stream mode, record size, encryption, monitoring, policies, account settings.
 //! - [`limits`]: per-shard and control-plane throughput limits.
 //! - [`metrics`]: CloudWatch-named service metrics.
@@ -17,6 +18,7 @@
 //! Knows nothing of HTTP or JSON: the server crate translates.
 
 pub mod clock;
+pub mod consumers;
 pub mod control;
 pub mod data;
 pub mod error;
@@ -26,6 +28,7 @@ pub mod meta;
 pub mod metrics;
 pub mod reshard;
 pub mod settings;
+pub mod subscribe;
 pub mod tags;
 pub mod view;
 
@@ -55,6 +58,10 @@ pub struct EngineConfig {
     pub shard_limit: u32,
     /// Enforce AWS's per-shard throughput and control-plane rate limits.
     pub throughput_limits: bool,
+    /// SubscribeToShard streams end after this long (AWS: 5 minutes).
+    pub subscription_lifetime: Duration,
+    /// An idle subscription sends an empty event this often.
+    pub subscription_heartbeat: Duration,
     pub log: LogConfig,
 }
 
@@ -68,6 +75,8 @@ impl Default for EngineConfig {
             delete_delay: Duration::ZERO,
             shard_limit: nagare_types::caps::DEFAULT_SHARD_LIMIT,
             throughput_limits: true,
+            subscription_lifetime: Duration::from_secs(300),
+            subscription_heartbeat: Duration::from_secs(1),
             log: LogConfig::default(),
         }
     }
@@ -107,6 +116,7 @@ struct Inner {
     /// Live streams by name. Readers clone the `Arc<Stream>` and drop the lock at once.
     streams: RwLock<BTreeMap<String, Arc<Stream>>>,
     control_rates: limits::ControlRates,
+    subscriptions: subscribe::Subscriptions,
     /// Account-level settings (UpdateAccountSettings), persisted with the streams.
     billing_commitment: RwLock<Option<meta::BillingCommitment>>,
 }
@@ -232,6 +242,7 @@ impl Engine {
                 control: Mutex::new(()),
                 streams: RwLock::new(streams),
                 control_rates: limits::ControlRates::default(),
+                subscriptions: subscribe::Subscriptions::default(),
                 billing_commitment: RwLock::new(doc.billing_commitment.clone()),
             }),
         };
@@ -412,7 +423,8 @@ selector_into!(
     error::TagError,
     error::ListTagsError,
     error::ReshardError,
-    error::SettingsError
+    error::SettingsError,
+    error::ConsumerError
 );
 
 fn parse_key(hex: &str) -> Option<[u8; 32]> {

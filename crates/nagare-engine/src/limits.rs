@@ -108,11 +108,8 @@ impl ShardBuckets {
         let calls = calls.get_or_insert_with(Bucket::new);
         let bytes = bytes.get_or_insert_with(Bucket::new);
         calls.refill(now_ms, READ_CALLS_PER_SEC);
-        bytes.last_ms.get_or_insert(now_ms);
-        let last = bytes.last_ms.unwrap_or(now_ms);
-        let dt = (now_ms - last).max(0) as f64 / 1000.0;
-        bytes.tokens = (bytes.tokens + dt * READ_BYTES_PER_SEC).min(READ_BYTES_PER_SEC);
-        bytes.last_ms = Some(now_ms);
+        // Starts with one second of allowance; large reads drive it negative (debt).
+        bytes.refill(now_ms, READ_BYTES_PER_SEC);
         if calls.tokens < 1.0 || bytes.tokens < 0.0 {
             return false;
         }
@@ -201,7 +198,12 @@ mod tests {
         assert!((0..5).all(|_| b.admit_read(0)));
         assert!(!b.admit_read(0));
         assert!(b.admit_read(1000));
-        b.charge_read(10 * 1024 * 1024);
+        b.charge_read(1024 * 1024);
+        assert!(
+            b.admit_read(1001),
+            "a 1 MiB read leaves room within 2 MiB/s"
+        );
+        b.charge_read(9 * 1024 * 1024);
         assert!(!b.admit_read(2000), "a 10 MiB read blocks the next seconds");
         assert!(b.admit_read(7000));
     }

@@ -95,6 +95,37 @@ pub struct StreamMeta {
     /// When the stream mode was switched (for the twice-per-24-hours rule).
     #[serde(default)]
     pub mode_switches_ms: Vec<i64>,
+    /// Registered enhanced fan-out consumers, in registration order.
+    #[serde(default)]
+    pub consumers: Vec<ConsumerMeta>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsumerStatus {
+    #[serde(rename = "CREATING")]
+    Creating,
+    #[serde(rename = "ACTIVE")]
+    Active,
+    #[serde(rename = "DELETING")]
+    Deleting,
+}
+
+impl ConsumerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsumerStatus::Creating => "CREATING",
+            ConsumerStatus::Active => "ACTIVE",
+            ConsumerStatus::Deleting => "DELETING",
+        }
+    }
+}
+
+/// An enhanced fan-out consumer of a stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerMeta {
+    pub name: String,
+    pub created_ms: i64,
+    pub status: ConsumerStatus,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -427,6 +427,7 @@ mod tests {
             policy: None,
             scaling_events_ms: vec![],
             mode_switches_ms: vec![],
+            consumers: vec![],
         };
         Plan {
             meta,

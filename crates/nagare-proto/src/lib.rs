@@ -12,6 +12,7 @@
 //!   requests take the JSON path unchanged.
 //! - `conformance` (tests and `fuzz/` only, feature `testing`): every operation's parse and
 //!   validation as one call.
+//! - [`eventstream`]: the binary event-stream framing of SubscribeToShard.
 //!
 //! Framework-free: the server crate turns these into HTTP responses.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
@@ -20,6 +21,7 @@ pub mod cbor;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 pub mod error;
+pub mod eventstream;
 pub mod ops;
 pub mod typecheck;
 pub mod types;

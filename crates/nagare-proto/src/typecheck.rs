@@ -157,13 +157,49 @@ fn members(op: Operation) -> (&'static [(&'static str, Ty)], bool) {
         O::PutResourcePolicy | O::GetResourcePolicy | O::DeleteResourcePolicy => {
             (&[("ResourceARN", Ty::Str), ("Policy", Ty::Str)], false)
         }
+        O::RegisterStreamConsumer => (
+            &[
+                ("StreamARN", Ty::Str),
+                ("ConsumerName", Ty::Str),
+                ("Tags", STR_MAP),
+            ],
+            false,
+        ),
+        O::DescribeStreamConsumer | O::DeregisterStreamConsumer => (
+            &[
+                ("StreamARN", Ty::Str),
+                ("ConsumerName", Ty::Str),
+                ("ConsumerARN", Ty::Str),
+            ],
+            false,
+        ),
+        O::ListStreamConsumers => (
+            &[
+                ("StreamARN", Ty::Str),
+                ("NextToken", Ty::Str),
+                ("MaxResults", Ty::Int),
+                ("StreamCreationTimestamp", Ty::Timestamp),
+            ],
+            false,
+        ),
+        O::SubscribeToShard => (
+            &[
+                ("ConsumerARN", Ty::Str),
+                ("ShardId", Ty::Str),
+                (
+                    "StartingPosition",
+                    Ty::Struct(&[
+                        ("Type", Ty::Str),
+                        ("SequenceNumber", Ty::Str),
+                        ("Timestamp", Ty::Timestamp),
+                    ]),
+                ),
+                ("DryRun", Ty::Bool),
+            ],
+            false,
+        ),
         O::DescribeLimits
-        | O::DeregisterStreamConsumer
         | O::DescribeAccountSettings
-        | O::DescribeStreamConsumer
-        | O::ListStreamConsumers
-        | O::RegisterStreamConsumer
-        | O::SubscribeToShard
         | O::UpdateStreamRecordDistributionStrategy => (&[], false),
     }
 }

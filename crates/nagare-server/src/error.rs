@@ -2,9 +2,9 @@
 //! not compile until it has a wire code.
 
 use nagare_engine::error::{
-    CreateStreamError, DeleteStreamError, DescribeStreamError, ErrorKind, GetRecordsError,
-    GetShardIteratorError, ListShardsError, ListStreamsError, ListTagsError, PutRecordsError,
-    ReshardError, RetentionError, SettingsError, TagError,
+    ConsumerError, CreateStreamError, DeleteStreamError, DescribeStreamError, ErrorKind,
+    GetRecordsError, GetShardIteratorError, ListShardsError, ListStreamsError, ListTagsError,
+    PutRecordsError, ReshardError, RetentionError, SettingsError, SubscribeError, TagError,
 };
 use nagare_proto::{ErrorCode, WireError};
 
@@ -47,7 +47,9 @@ from_engine!(
     ReshardError,
     RetentionError,
     SettingsError,
-    TagError
+    TagError,
+    ConsumerError,
+    SubscribeError
 );
 
 impl From<WireError> for ServiceError {

@@ -4,6 +4,8 @@
 //! - [`protocol`]: the envelope checks and response framing of spec §1.1–1.2.
 //! - [`handlers`]: one thin function per operation.
 //! - [`error`]: engine failure kinds → wire codes (exhaustive).
+//! - [`subscribe`]: SubscribeToShard's event-stream responses.
+//! - [`tls`]: the HTTPS listener.
 //! - [`metrics_http`]: `GET /metrics` (Prometheus) and `GET /metrics/json` on the same port.
 //!
 //! [`start`] binds and serves until the returned [`RunningServer`] is shut down.
@@ -12,6 +14,8 @@ pub mod error;
 pub mod handlers;
 pub mod metrics_http;
 pub mod protocol;
+pub mod subscribe;
+pub mod tls;
 
 use axum::Router;
 use axum::body::Body;
@@ -21,7 +25,7 @@ use futures::FutureExt;
 use http::{Response, StatusCode};
 use nagare_engine::clock::{Clock, SystemClock};
 use nagare_engine::{Engine, EngineConfig};
-use protocol::{Encoding, Envelope};
+use protocol::Envelope;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -42,6 +46,8 @@ pub struct ServerConfig {
     pub engine: EngineConfig,
     /// How often whole segments past retention are deleted.
     pub retention_interval: Duration,
+    /// An HTTPS listener beside the plain one.
+    pub tls: Option<tls::TlsConfig>,
 }
 
 /// Why the server could not start.
@@ -54,11 +60,15 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// A server running on a Tokio runtime.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The HTTPS address and the certificate clients should trust, when TLS is on.
+    pub tls: Option<(SocketAddr, PathBuf)>,
     pub engine: Engine,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
@@ -110,9 +120,13 @@ async fn handle(State(engine): State<Engine>, req: Request) -> Response<Body> {
     };
     match protocol::envelope(&parts.method, &parts.headers, parts.uri.query(), &bytes) {
         Envelope::Reply(r) => r,
-        Envelope::Call(op) => {
+        Envelope::Call(call) if call.op == nagare_proto::ops::Operation::SubscribeToShard => {
+            subscribe::respond(&engine, call.body(&bytes), call.encoding).await
+        }
+        Envelope::Call(call) => {
+            let op = call.op;
             // A bug must cost one request an InternalFailure, never the connection.
-            let result = AssertUnwindSafe(handlers::dispatch(&engine, op, &bytes))
+            let result = AssertUnwindSafe(handlers::dispatch(&engine, op, call.body(&bytes)))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| {
@@ -121,14 +135,16 @@ async fn handle(State(engine): State<Engine>, req: Request) -> Response<Body> {
                         nagare_proto::ErrorCode::InternalFailure,
                         "Internal service failure.",
                     )))
-                });
+                })
+                // The handlers answer JSON; a CBOR request gets it transcoded.
+                .and_then(|body| call.encode_reply(body).map_err(error::ServiceError));
             let outcome = if result.is_ok() { "ok" } else { "error" };
             metrics::counter!("nagare_requests_total", "operation" => op.name(), "outcome" => outcome).increment(1);
             match result {
                 Ok(body) => {
-                    protocol::respond(StatusCode::OK, Some(Encoding::Json.content_type()), body)
+                    protocol::respond(StatusCode::OK, Some(call.encoding.content_type()), body)
                 }
-                Err(error::ServiceError(e)) => protocol::error_response(&e, Encoding::Json),
+                Err(error::ServiceError(e)) => protocol::error_response(&e, call.encoding),
             }
         }
     }
@@ -170,6 +186,26 @@ pub async fn start_with_clock(
     })?;
     let (tx, mut rx) = watch::channel(false);
     let app = router(engine.clone());
+    let tls = match &config.tls {
+        Some(t) => {
+            let (server_config, cert_path) = tls::server_config(&t.cert)?;
+            let listener =
+                TcpListener::bind(t.listen)
+                    .await
+                    .map_err(|source| StartError::Bind {
+                        addr: t.listen,
+                        source,
+                    })?;
+            let tls_addr = listener.local_addr().map_err(|source| StartError::Bind {
+                addr: t.listen,
+                source,
+            })?;
+            tokio::spawn(tls::serve(listener, server_config, app.clone(), rx.clone()));
+            tracing::info!(addr = %tls_addr, cert = %cert_path.display(), "nagare listening with TLS");
+            Some((tls_addr, cert_path))
+        }
+        None => None,
+    };
     let mut stop = rx.clone();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -193,6 +229,7 @@ pub async fn start_with_clock(
     tracing::info!(%addr, "nagare listening");
     Ok(RunningServer {
         addr,
+        tls,
         engine,
         shutdown: tx,
         task,

@@ -3,6 +3,7 @@
 //! `Member must not be null`). Unknown members are ignored and `null` means absent.
 
 pub mod admin;
+pub mod consumers;
 pub mod records;
 pub mod shapes;
 pub mod streams;

@@ -368,14 +368,9 @@ pub struct RecordOut<'a> {
 
 /// Writes the GetRecords response body straight into `out`: base64 of each record goes into
 /// the buffer with no intermediate String.
-pub fn ser_get_records_output<'a>(
-    out: &mut Vec<u8>,
-    records: impl Iterator<Item = RecordOut<'a>>,
-    next_shard_iterator: Option<&str>,
-    millis_behind_latest: i64,
-    child_shards: Option<&[ChildShard]>,
-) {
-    out.extend_from_slice(b"{\"Records\":[");
+/// Writes `"Records":[…]`: base64 of each record goes straight into the buffer.
+fn ser_records<'a>(out: &mut Vec<u8>, records: impl Iterator<Item = RecordOut<'a>>) {
+    out.extend_from_slice(b"\"Records\":[");
     for (i, r) in records.enumerate() {
         if i > 0 {
             out.push(b',');
@@ -397,15 +392,49 @@ pub fn ser_get_records_output<'a>(
         out.push(b'}');
     }
     out.push(b']');
+}
+
+fn ser_children(out: &mut Vec<u8>, child_shards: Option<&[ChildShard]>) {
+    if let Some(children) = child_shards {
+        out.extend_from_slice(b",\"ChildShards\":");
+        let _ = serde_json::to_writer(&mut *out, children);
+    }
+}
+
+/// Writes the GetRecords response body straight into `out`.
+pub fn ser_get_records_output<'a>(
+    out: &mut Vec<u8>,
+    records: impl Iterator<Item = RecordOut<'a>>,
+    next_shard_iterator: Option<&str>,
+    millis_behind_latest: i64,
+    child_shards: Option<&[ChildShard]>,
+) {
+    out.push(b'{');
+    ser_records(out, records);
     if let Some(it) = next_shard_iterator {
         out.extend_from_slice(b",\"NextShardIterator\":");
         let _ = serde_json::to_writer(&mut *out, it);
     }
     let _ = write!(out, ",\"MillisBehindLatest\":{millis_behind_latest}");
-    if let Some(children) = child_shards {
-        out.extend_from_slice(b",\"ChildShards\":");
-        let _ = serde_json::to_writer(&mut *out, children);
+    ser_children(out, child_shards);
+    out.push(b'}');
+}
+
+/// Writes the payload of a `SubscribeToShardEvent` (the event's members, not wrapped).
+pub fn ser_subscribe_event<'a>(
+    out: &mut Vec<u8>,
+    records: impl Iterator<Item = RecordOut<'a>>,
+    continuation: Option<SequenceNumber>,
+    millis_behind_latest: i64,
+    child_shards: Option<&[ChildShard]>,
+) {
+    out.push(b'{');
+    ser_records(out, records);
+    if let Some(c) = continuation {
+        let _ = write!(out, ",\"ContinuationSequenceNumber\":\"{c}\"");
     }
+    let _ = write!(out, ",\"MillisBehindLatest\":{millis_behind_latest}");
+    ser_children(out, child_shards);
     out.push(b'}');
 }
 

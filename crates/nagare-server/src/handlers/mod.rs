@@ -1,6 +1,7 @@
 //! One thin function per operation: decode, validate, one engine call, encode.
 
 mod admin;
+mod consumers;
 mod records;
 mod streams;
 mod tags;
@@ -16,7 +17,10 @@ use serde::{Deserialize, Serialize};
 pub type Reply = Vec<u8>;
 
 /// Decodes an input; on failure explains it the way AWS does.
-fn parse<'a, T: Deserialize<'a>>(op: Operation, body: &'a [u8]) -> Result<T, ServiceError> {
+pub(crate) fn parse<'a, T: Deserialize<'a>>(
+    op: Operation,
+    body: &'a [u8],
+) -> Result<T, ServiceError> {
     serde_json::from_slice(body).map_err(|_| ServiceError(typecheck::explain(op, body)))
 }
 
@@ -164,12 +168,15 @@ pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> Result<Rep
         O::PutResourcePolicy => admin::put_resource_policy(engine, parse(op, body)?),
         O::GetResourcePolicy => admin::get_resource_policy(engine, parse(op, body)?),
         O::DeleteResourcePolicy => admin::delete_resource_policy(engine, parse(op, body)?),
-        O::DeregisterStreamConsumer
-        | O::DescribeStreamConsumer
-        | O::ListStreamConsumers
-        | O::RegisterStreamConsumer
-        | O::SubscribeToShard
-        | O::UpdateStreamRecordDistributionStrategy => unsupported(op),
+        O::RegisterStreamConsumer => consumers::register_stream_consumer(engine, parse(op, body)?),
+        O::DescribeStreamConsumer => consumers::describe_stream_consumer(engine, parse(op, body)?),
+        O::DeregisterStreamConsumer => {
+            consumers::deregister_stream_consumer(engine, parse(op, body)?)
+        }
+        O::ListStreamConsumers => consumers::list_stream_consumers(engine, parse(op, body)?),
+        // SubscribeToShard answers with an event stream; `crate::subscribe` serves it before
+        // dispatch is reached.
+        O::SubscribeToShard | O::UpdateStreamRecordDistributionStrategy => unsupported(op),
     }
 }
 

@@ -115,7 +115,7 @@ pub fn describe_stream_summary(
             encryption_type: encryption(&v).0,
             key_id: encryption(&v).1,
             open_shard_count: v.open_shard_count(),
-            consumer_count: 0,
+            consumer_count: v.meta.consumers.len() as u32,
             max_record_size_in_kib: v.meta.max_record_kib,
             warm_throughput: v.meta.warm_throughput_mibps.map(|m| WarmThroughput {
                 target_mi_bps: m,

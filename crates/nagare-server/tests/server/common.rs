@@ -27,6 +27,7 @@ pub fn config(dir: &Path) -> ServerConfig {
         data_dir: dir.to_path_buf(),
         engine,
         retention_interval: Duration::from_secs(3600),
+        tls: None,
     }
 }
 

@@ -4,9 +4,11 @@
 mod common;
 mod control;
 mod data;
+mod fanout;
 mod metrics;
 mod persistence;
 mod protocol;
 mod reshard;
 mod settings;
 mod tags;
+mod tls;
