@@ -429,6 +429,25 @@ impl Engine {
         Ok(parts)
     }
 
+    /// GetRecords with DryRun: everything but the read (iterator, expiry, stream and shard).
+    pub fn verify_iterator(&self, iterator: &str) -> Result<(), GetRecordsError> {
+        let pos = self
+            .inner
+            .iterators
+            .decode(iterator)
+            .ok_or_else(|| InvalidArgument("Invalid ShardIterator.".into()))?;
+        let missing = || ShardNotFound {
+            shard: pos.shard.to_string(),
+            stream: pos.stream.clone(),
+            account: self.account().to_owned(),
+        };
+        let view = self.stream(&pos.stream).map_err(|_| missing())?.view();
+        if view.tag != pos.tag || view.shard(pos.shard).is_none() {
+            return Err(missing().into());
+        }
+        Ok(())
+    }
+
     pub fn get_records(
         &self,
         iterator: &str,

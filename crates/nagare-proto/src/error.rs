@@ -7,6 +7,7 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     AccessDenied,
+    DryRunOperation,
     ExpiredIterator,
     ExpiredNextToken,
     IncompleteSignature,
@@ -27,6 +28,7 @@ impl ErrorCode {
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorCode::AccessDenied => "AccessDeniedException",
+            ErrorCode::DryRunOperation => "DryRunOperationException",
             ErrorCode::ExpiredIterator => "ExpiredIteratorException",
             ErrorCode::ExpiredNextToken => "ExpiredNextTokenException",
             ErrorCode::IncompleteSignature => "IncompleteSignatureException",
@@ -49,6 +51,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InternalFailure => 500,
             ErrorCode::AccessDenied
+            | ErrorCode::DryRunOperation
             | ErrorCode::ExpiredIterator
             | ErrorCode::ExpiredNextToken
             | ErrorCode::IncompleteSignature
@@ -72,6 +75,7 @@ impl ErrorCode {
             | ErrorCode::LimitExceeded
             | ErrorCode::ProvisionedThroughputExceeded => true,
             ErrorCode::AccessDenied
+            | ErrorCode::DryRunOperation
             | ErrorCode::ExpiredIterator
             | ErrorCode::ExpiredNextToken
             | ErrorCode::IncompleteSignature

@@ -45,6 +45,14 @@ pub async fn subscribe_to_shard(
 ) -> Result<Response<Body>, ServiceError> {
     let input: SubscribeToShardInput = parse(Operation::SubscribeToShard, body)?;
     input.validate()?;
+    if input.dry_run == Some(true) {
+        engine.describe_consumer(nagare_engine::consumers::ConsumerRef {
+            consumer_arn: input.consumer_arn.as_deref(),
+            stream_arn: None,
+            consumer_name: None,
+        })?;
+        return Err(crate::handlers::dry_run());
+    }
     let pos = input.starting_position.as_ref();
     let kind = pos.and_then(|p| p.kind.as_deref()).unwrap_or_default();
     let seq = pos.and_then(|p| p.sequence_number.as_deref());

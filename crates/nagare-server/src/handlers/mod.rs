@@ -33,6 +33,14 @@ fn empty() -> Result<Reply, ServiceError> {
     Ok(Vec::new())
 }
 
+/// `DryRun: true` on a request that would have succeeded.
+pub(crate) fn dry_run() -> ServiceError {
+    ServiceError(WireError::new(
+        ErrorCode::DryRunOperation,
+        "Request would have succeeded, but DryRun flag is set.",
+    ))
+}
+
 /// Operations this server does not serve yet answer this (400, never a 500 or a hang).
 fn unsupported(op: Operation) -> Result<Reply, ServiceError> {
     Err(ServiceError(WireError::new(

@@ -24,6 +24,10 @@ pub async fn put_record(engine: &Engine, input: PutRecordInput<'_>) -> Result<Re
     if let Some(seq) = input.sequence_number_for_ordering.as_deref() {
         engine.check_ordering_sequence(name, arn, seq)?;
     }
+    if input.dry_run == Some(true) {
+        engine.describe_stream_summary(name, arn)?;
+        return Err(super::dry_run());
+    }
     let entry = PutEntry {
         partition_key: input.partition_key.as_deref().unwrap_or_default(),
         explicit_hash_key: input.explicit_hash_key.as_deref(),
@@ -72,6 +76,10 @@ pub async fn put_records(
             "Records size exceeds {} MB limit",
             nagare_types::caps::MAX_PUT_RECORDS_BYTES / (1024 * 1024)
         )));
+    }
+    if input.dry_run == Some(true) {
+        engine.describe_stream_summary(name, arn)?;
+        return Err(super::dry_run());
     }
     let entries: Vec<PutEntry<'_>> = records
         .iter()
@@ -154,11 +162,18 @@ pub fn get_shard_iterator(
         input.shard_id.as_deref().unwrap_or_default(),
         start,
     )?;
+    if input.dry_run == Some(true) {
+        return Err(super::dry_run());
+    }
     json(&GetShardIteratorOutput { shard_iterator: it })
 }
 
 pub fn get_records(engine: &Engine, input: GetRecordsInput) -> Result<Reply, ServiceError> {
     input.validate()?;
+    if input.dry_run == Some(true) {
+        engine.verify_iterator(input.shard_iterator.as_deref().unwrap_or_default())?;
+        return Err(super::dry_run());
+    }
     let page = engine.get_records(
         input.shard_iterator.as_deref().unwrap_or_default(),
         input.limit.map(|l| l as u32),

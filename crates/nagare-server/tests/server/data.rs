@@ -751,3 +751,72 @@ async fn retention_pass_reclaims_disk_space_of_expired_segments() {
         [b"fresh".to_vec()]
     );
 }
+
+#[tokio::test]
+async fn dry_run_validates_without_writing_or_reading() {
+    let t = TestServer::start().await;
+    t.create_stream("dry", 1).await;
+    let e = t
+        .client
+        .put_record()
+        .stream_name("dry")
+        .partition_key("k")
+        .data(Blob::new("x"))
+        .dry_run(true)
+        .send()
+        .await
+        .expect_err("dry");
+    assert_eq!(
+        err_parts(&e),
+        (
+            "DryRunOperationException".into(),
+            "Request would have succeeded, but DryRun flag is set.".into()
+        )
+    );
+    let e = t
+        .client
+        .put_record()
+        .stream_name("nope")
+        .partition_key("k")
+        .data(Blob::new("x"))
+        .dry_run(true)
+        .send()
+        .await
+        .expect_err("missing");
+    assert_eq!(err_parts(&e).0, "ResourceNotFoundException");
+    let e = t
+        .client
+        .put_records()
+        .stream_name("dry")
+        .records(entry("k", b"x"))
+        .dry_run(true)
+        .send()
+        .await
+        .expect_err("dry");
+    assert_eq!(err_parts(&e).0, "DryRunOperationException");
+    let it = iterator(
+        &t,
+        "dry",
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+        None,
+    )
+    .await;
+    let e = t
+        .client
+        .get_records()
+        .shard_iterator(&it)
+        .dry_run(true)
+        .send()
+        .await
+        .expect_err("dry");
+    assert_eq!(err_parts(&e).0, "DryRunOperationException");
+    let out = t
+        .client
+        .get_records()
+        .shard_iterator(&it)
+        .send()
+        .await
+        .expect("real read");
+    assert!(out.records().is_empty(), "dry runs wrote nothing");
+}
