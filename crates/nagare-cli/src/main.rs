@@ -178,6 +178,12 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Each shard's log keeps a few files open; thousands of shards need more than the usual
+    // soft limit of 1024, so raise it to the hard limit.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!(open_files = n, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
     if args.tls_listen.is_some() && args.tls_cert.is_none() && !args.tls_self_signed {
         anyhow::bail!(
             "--tls-listen needs a certificate: --tls-cert and --tls-key, or --tls-self-signed"
