@@ -6,7 +6,7 @@
 //! `testing`); the handlers run the same steps inline, followed by their engine call.
 
 use crate::ops::Operation;
-use crate::ops::{admin, records, streams, tags};
+use crate::ops::{admin, consumers, records, streams, tags};
 use crate::typecheck;
 use nagare_types::caps;
 use serde::Deserialize;
@@ -76,13 +76,16 @@ pub fn check_request(op: Operation, body: &[u8]) -> Option<String> {
                 i.validate(needs_policy)
             })
         }
+        O::RegisterStreamConsumer => {
+            typed(op, body, consumers::RegisterStreamConsumerInput::validate)
+        }
+        O::DescribeStreamConsumer | O::DeregisterStreamConsumer => {
+            typed(op, body, consumers::ConsumerSelectorInput::validate)
+        }
+        O::ListStreamConsumers => typed(op, body, consumers::ListStreamConsumersInput::validate),
+        O::SubscribeToShard => typed(op, body, consumers::SubscribeToShardInput::validate),
         O::DescribeLimits
         | O::DescribeAccountSettings
-        | O::DeregisterStreamConsumer
-        | O::DescribeStreamConsumer
-        | O::ListStreamConsumers
-        | O::RegisterStreamConsumer
-        | O::SubscribeToShard
         | O::UpdateStreamRecordDistributionStrategy => return None,
     })
 }

@@ -1294,13 +1294,31 @@ mod tests {
             O::PutResourcePolicy | O::GetResourcePolicy | O::DeleteResourcePolicy => {
                 &[("ResourceARN", Str), ("Policy", Str)]
             }
+            O::RegisterStreamConsumer => {
+                &[("StreamARN", Str), ("ConsumerName", Str), ("Tags", STR_MAP)]
+            }
+            O::DescribeStreamConsumer | O::DeregisterStreamConsumer => &[
+                ("StreamARN", Str),
+                ("ConsumerName", Str),
+                ("ConsumerARN", Str),
+            ],
+            O::ListStreamConsumers => &[
+                ("StreamARN", Str),
+                ("NextToken", Str),
+                ("MaxResults", Int),
+                ("StreamCreationTimestamp", Ts),
+            ],
+            O::SubscribeToShard => &[
+                ("ConsumerARN", Str),
+                ("ShardId", Str),
+                (
+                    "StartingPosition",
+                    Struct(&[("Type", Str), ("SequenceNumber", Str), ("Timestamp", Ts)]),
+                ),
+                ("DryRun", Bool),
+            ],
             O::DescribeLimits
             | O::DescribeAccountSettings
-            | O::DeregisterStreamConsumer
-            | O::DescribeStreamConsumer
-            | O::ListStreamConsumers
-            | O::RegisterStreamConsumer
-            | O::SubscribeToShard
             | O::UpdateStreamRecordDistributionStrategy => return None,
         })
     }

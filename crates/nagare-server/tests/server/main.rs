@@ -1,6 +1,7 @@
 //! End-to-end tests: a real server on port 0 with a temp data dir, driven through the official
 //! `aws-sdk-kinesis` client and, for protocol edge cases, raw HTTP bytes.
 
+mod cbor;
 mod common;
 mod control;
 mod data;
