@@ -11,6 +11,14 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// The `(code, message)` of an SDK error, for assertions.
+pub fn err_parts<E: aws_sdk_kinesis::error::ProvideErrorMetadata>(e: &E) -> (String, String) {
+    (
+        e.code().unwrap_or_default().to_owned(),
+        e.message().unwrap_or_default().to_owned(),
+    )
+}
+
 pub struct TestServer {
     pub server: Option<RunningServer>,
     pub client: Client,

@@ -1,17 +1,9 @@
 //! Control plane through `aws-sdk-kinesis`.
 
-use crate::common::TestServer;
-use aws_sdk_kinesis::error::ProvideErrorMetadata;
+use crate::common::{TestServer, err_parts};
 use aws_sdk_kinesis::types::{
     ShardFilter, ShardFilterType, StreamMode, StreamModeDetails, StreamStatus,
 };
-
-fn err_parts<E: ProvideErrorMetadata>(e: &E) -> (String, String) {
-    (
-        e.code().unwrap_or_default().to_owned(),
-        e.message().unwrap_or_default().to_owned(),
-    )
-}
 
 #[tokio::test]
 async fn create_describe_and_delete_a_stream() {

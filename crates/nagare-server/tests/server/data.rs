@@ -1,17 +1,9 @@
 //! Data plane through `aws-sdk-kinesis`.
 
-use crate::common::{TestServer, manual_clock_now};
-use aws_sdk_kinesis::error::ProvideErrorMetadata;
+use crate::common::{TestServer, err_parts, manual_clock_now};
 use aws_sdk_kinesis::primitives::{Blob, DateTime};
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
 use std::sync::Arc;
-
-fn err_parts<E: ProvideErrorMetadata>(e: &E) -> (String, String) {
-    (
-        e.code().unwrap_or_default().to_owned(),
-        e.message().unwrap_or_default().to_owned(),
-    )
-}
 
 fn entry(pk: &str, data: &[u8]) -> PutRecordsRequestEntry {
     PutRecordsRequestEntry::builder()

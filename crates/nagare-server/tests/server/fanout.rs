@@ -1,8 +1,7 @@
 //! Enhanced fan-out through `aws-sdk-kinesis`: consumers and SubscribeToShard.
 
-use crate::common::{TestServer, manual_clock_now};
+use crate::common::{TestServer, err_parts, manual_clock_now};
 use aws_sdk_kinesis::Client;
-use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::primitives::{Blob, DateTime};
 use aws_sdk_kinesis::types::{
     ConsumerStatus, ShardIteratorType, StartingPosition, SubscribeToShardEvent,
@@ -11,13 +10,6 @@ use aws_sdk_kinesis::types::{
 use std::ops::Not;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn err_parts<E: ProvideErrorMetadata>(e: &E) -> (String, String) {
-    (
-        e.code().unwrap_or_default().to_owned(),
-        e.message().unwrap_or_default().to_owned(),
-    )
-}
 
 fn stream_arn(name: &str) -> String {
     format!("arn:aws:kinesis:us-east-1:000000000000:stream/{name}")

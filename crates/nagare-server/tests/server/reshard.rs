@@ -1,21 +1,13 @@
 //! SplitShard, MergeShards and UpdateShardCount through `aws-sdk-kinesis`.
 
-use crate::common::{TestServer, manual_clock_now};
+use crate::common::{TestServer, err_parts, manual_clock_now};
 use aws_sdk_kinesis::Client;
-use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{
     PutRecordsRequestEntry, ScalingType, Shard, ShardIteratorType, StreamStatus,
 };
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-
-fn err_parts<E: ProvideErrorMetadata>(e: &E) -> (String, String) {
-    (
-        e.code().unwrap_or_default().to_owned(),
-        e.message().unwrap_or_default().to_owned(),
-    )
-}
 
 async fn shards(t: &TestServer, stream: &str) -> Vec<Shard> {
     t.client

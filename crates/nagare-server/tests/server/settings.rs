@@ -1,21 +1,13 @@
 //! Stream mode, record size, encryption, enhanced monitoring, warm throughput, account
 //! settings and resource policies through `aws-sdk-kinesis`.
 
-use crate::common::TestServer;
-use aws_sdk_kinesis::error::ProvideErrorMetadata;
+use crate::common::{TestServer, err_parts};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{
     EncryptionType, MetricsName, MinimumThroughputBillingCommitmentInput,
     MinimumThroughputBillingCommitmentInputStatus, ShardIteratorType, StreamMode,
     StreamModeDetails,
 };
-
-fn err_parts<E: ProvideErrorMetadata>(e: &E) -> (String, String) {
-    (
-        e.code().unwrap_or_default().to_owned(),
-        e.message().unwrap_or_default().to_owned(),
-    )
-}
 
 fn arn(name: &str) -> String {
     format!("arn:aws:kinesis:us-east-1:000000000000:stream/{name}")

@@ -1,14 +1,6 @@
 //! Tagging through `aws-sdk-kinesis`.
 
-use crate::common::TestServer;
-use aws_sdk_kinesis::error::ProvideErrorMetadata;
-
-fn err_parts<E: ProvideErrorMetadata>(e: &E) -> (String, String) {
-    (
-        e.code().unwrap_or_default().to_owned(),
-        e.message().unwrap_or_default().to_owned(),
-    )
-}
+use crate::common::{TestServer, err_parts};
 
 #[tokio::test]
 async fn tags_round_trip_by_name_and_by_arn() {
