@@ -81,82 +81,98 @@ function withTimeout(promise, ms, what) {
 // ---------------------------------------------------------------------------------------------
 // The server
 
-let server; // { proc, httpUrl, httpsUrl, certPath, ca, stderr(), dataDir }
+let server; // { proc, exited, dataDir, stderr(), httpUrl, httpsUrl, certPath, ca }
+
+// nagare runs under a small sh watchdog that holds the write end of a pipe from this process:
+// when the pipe closes (stopServer, or this process dying in any way, even SIGKILL from the test
+// runner when its output is cut short), the watchdog sends nagare SIGTERM, then SIGKILL after 3 s,
+// and removes the temporary data dir. sh exits with nagare's status, so an early exit of the
+// server is still seen here.
+const WATCHDOG = `
+exec 3<&0
+"$0" "$@" </dev/null &
+pid=$!
+{
+  read -r _ <&3
+  kill -TERM "$pid" 2>/dev/null
+  n=0
+  while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 30 ]; do sleep 0.1; n=$((n + 1)); done
+  kill -KILL "$pid" 2>/dev/null
+  rm -rf "$NAGARE_JS_DATA_DIR"
+} &
+wait "$pid"
+`;
 
 async function startServer() {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "nagare-js-"));
-  const proc = spawn(
-    NAGARE_BIN,
-    [
-      "serve",
-      "--listen", "127.0.0.1:0",
-      "--data-dir", dataDir,
-      "--fsync", "never",
-      "--throughput-limits", "off",
-      // Streams and consumers stay CREATING briefly, so the waits below really wait.
-      "--create-stream-ms", "300",
-      "--tls-listen", "127.0.0.1:0",
-      "--tls-self-signed",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
-  );
+  const args = [
+    "serve",
+    "--listen", "127.0.0.1:0",
+    "--data-dir", dataDir,
+    "--fsync", "never",
+    "--throughput-limits", "off",
+    // Streams and consumers stay CREATING briefly, so the waits below really wait.
+    "--create-stream-ms", "300",
+    "--tls-listen", "127.0.0.1:0",
+    "--tls-self-signed",
+  ];
+  const proc = spawn("/bin/sh", ["-c", WATCHDOG, NAGARE_BIN, ...args], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1", NAGARE_JS_DATA_DIR: dataDir },
+  });
+  const exited = new Promise((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
   let stderr = "";
   proc.stderr.setEncoding("utf8");
   proc.stderr.on("data", (d) => {
     stderr += d;
     if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
   });
+  const srv = { proc, exited, dataDir, stderr: () => stderr };
 
   let stdout = "";
-  const endpoints = await withTimeout(
-    new Promise((resolve, reject) => {
-      proc.on("error", reject);
-      proc.on("exit", (code, signal) =>
-        reject(new Error(`nagare exited early (code ${code}, signal ${signal}); stderr:\n${stderr}`)),
-      );
-      proc.stdout.setEncoding("utf8");
-      proc.stdout.on("data", (d) => {
-        stdout += d;
-        const h = stdout.match(/^nagare listening on (http:\/\/\S+)\s*$/m);
-        const s = stdout.match(/^nagare listening on (https:\/\/\S+) \(certificate (.+)\)\s*$/m);
-        if (h && s) resolve({ httpUrl: h[1], httpsUrl: s[1], certPath: s[2] });
-      });
-    }),
-    10_000,
-    `the two "nagare listening on" lines from ${NAGARE_BIN} (stdout so far: ${JSON.stringify(stdout)})`,
-  );
-  proc.removeAllListeners("exit");
-  const ca = readFileSync(endpoints.certPath);
-  return { proc, dataDir, ca, stderr: () => stderr, ...endpoints };
-}
-
-async function stopServer() {
-  if (!server) return;
-  const { proc, dataDir } = server;
-  if (proc.exitCode === null && proc.signalCode === null) {
-    const exited = new Promise((r) => proc.once("exit", r));
-    proc.kill("SIGTERM");
-    const gone = await withTimeout(exited, 3_000, "nagare to exit on SIGTERM").then(() => true, () => false);
-    if (!gone) {
-      proc.kill("SIGKILL");
-      await withTimeout(exited, 2_000, "nagare to exit on SIGKILL").catch(() => {});
-    }
+  try {
+    const endpoints = await withTimeout(
+      new Promise((resolve, reject) => {
+        proc.on("error", reject);
+        exited.then(({ code, signal }) =>
+          reject(new Error(`${NAGARE_BIN} exited early (code ${code}, signal ${signal}); stderr:\n${stderr}`)),
+        );
+        proc.stdout.setEncoding("utf8");
+        proc.stdout.on("data", (d) => {
+          stdout += d;
+          const h = stdout.match(/^nagare listening on (http:\/\/\S+)\s*$/m);
+          const s = stdout.match(/^nagare listening on (https:\/\/\S+) \(certificate (.+)\)\s*$/m);
+          if (h && s) resolve({ httpUrl: h[1], httpsUrl: s[1], certPath: s[2] });
+        });
+      }),
+      10_000,
+      `the two "nagare listening on" lines from ${NAGARE_BIN}`,
+    );
+    Object.assign(srv, endpoints, { ca: readFileSync(endpoints.certPath) });
+    return srv;
+  } catch (e) {
+    await stopServer(srv);
+    e.message += `\nstdout so far: ${JSON.stringify(stdout)}\nstderr so far:\n${stderr}`;
+    throw e;
   }
-  rmSync(dataDir, { recursive: true, force: true });
-  server = undefined;
 }
 
-// Never leave the server behind, even when the runner is interrupted.
-process.on("exit", () => {
-  if (server && server.proc.exitCode === null) server.proc.kill("SIGKILL");
-});
+async function stopServer(srv) {
+  if (!srv) return;
+  const { proc, exited, dataDir } = srv;
+  proc.stdin.end(); // the watchdog terminates nagare
+  const gone = await withTimeout(exited, 5_000, "nagare to exit").then(() => true, () => false);
+  if (!gone) proc.kill("SIGKILL");
+  rmSync(dataDir, { recursive: true, force: true });
+}
 
 before(async () => {
   server = await startServer();
 });
 
 after(async () => {
-  await stopServer();
+  await stopServer(server);
+  server = undefined;
 });
 
 // ---------------------------------------------------------------------------------------------
