@@ -1,0 +1,69 @@
+//! A Kinesis Data Streams producer in the manner of the KPL, on the official
+//! `aws-sdk-kinesis` client, so it works against AWS as well as against Nagare.
+//!
+//! [`Producer::put`] takes a user record and returns a future of its [`PutOutcome`] (shard id,
+//! sequence number, sub-sequence number). Behind it, one pipeline task:
+//!
+//! - predicts each record's shard from the stream's hash ranges (ListShards, paginated;
+//!   refreshed when a record lands on another shard than predicted);
+//! - aggregates the records of one shard into one Kinesis record in the KPL format (spec §5,
+//!   crate [`nagare_agg`]) up to `AggregationMaxSize`: outer partition key `a`, explicit hash
+//!   key = the first user record's hash key; a lone record is sent as it is;
+//! - batches Kinesis records into PutRecords of up to `CollectionMaxCount` entries and
+//!   `CollectionMaxSize` bytes, sent when full or when a record has waited
+//!   `RecordMaxBufferedTime`, with up to `MaxConnections` requests in flight;
+//! - retries only the failed entries of a partial failure, after a jittered exponential
+//!   backoff, until `RecordTtl`; aggregates that landed on an unexpected shard are re-sent;
+//! - limits each shard's send rate to `RateLimit` % of the shard limit (1,000 records/s and
+//!   1 MiB/s) so it does not provoke throttling;
+//! - bounds buffered memory: `put` waits when `max_buffered_bytes` is reached;
+//! - records the KPL's metrics (names in [`metrics`]) through the `metrics` facade.
+//!
+//! Layout: [`config`] (settings, KPL defaults), `producer` (the handle and its future),
+//! `dispatcher` (the pipeline task), `limiter` (token buckets), `shard_map` (prediction),
+//! `backend` (the PutRecords/ListShards calls over the SDK), [`error`], [`metrics`].
+//!
+//! De-aggregation for consumers lives in [`nagare_agg`], re-exported here as [`agg`].
+//!
+//! ```no_run
+//! use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
+//! use nagare_producer::{Producer, ProducerConfig};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = aws_sdk_kinesis::Client::from_conf(
+//!     aws_sdk_kinesis::Config::builder()
+//!         .behavior_version(BehaviorVersion::latest())
+//!         .region(Region::new("us-east-1"))
+//!         .endpoint_url("http://127.0.0.1:4567")
+//!         .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "example"))
+//!         .build(),
+//! );
+//! let producer = Producer::new(client, ProducerConfig::default());
+//! let acks: Vec<_> = (0..1000)
+//!     .map(|i| producer.put("my-stream", i.to_string(), format!("record {i}").into_bytes(), None))
+//!     .collect();
+//! for ack in acks {
+//!     let outcome = ack.await?;
+//!     assert!(outcome.sequence_number.len() > 0);
+//! }
+//! producer.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod backend;
+pub mod config;
+mod dispatcher;
+pub mod error;
+mod limiter;
+pub mod metrics;
+mod producer;
+mod shard_map;
+
+pub use config::{ConfigError, ProducerConfig, ProducerConfigBuilder};
+pub use error::{ErrorInfo, PutError};
+pub use nagare_agg as agg;
+pub use producer::{Producer, PutFuture, PutOutcome};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,350 @@
+//! The user-facing handle: [`Producer`], [`PutFuture`], [`PutOutcome`].
+
+use crate::backend::{Backend, SdkBackend};
+use crate::config::{MAX_RECORD_BYTES, ProducerConfig};
+use crate::dispatcher::{Command, Dispatcher, Pending};
+use crate::error::PutError;
+use bytes::Bytes;
+use nagare_types::{HashKey, hash_partition_key};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Bookkeeping a buffered record costs beyond its data and key, for the memory bound.
+const RECORD_OVERHEAD: usize = 64;
+
+/// What a buffered record counts against [`ProducerConfig::max_buffered_bytes`].
+pub(crate) const fn record_cost(data_len: usize, partition_key_len: usize) -> usize {
+    data_len + partition_key_len + RECORD_OVERHEAD
+}
+
+/// Where an acknowledged user record is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutOutcome {
+    /// The shard that stored the Kinesis record carrying it.
+    pub shard_id: String,
+    /// That Kinesis record's sequence number.
+    pub sequence_number: String,
+    /// The user record's index inside the aggregate (KCL's sub-sequence number); 0 when it
+    /// was sent alone.
+    pub sub_sequence: u64,
+    /// PutRecords attempts it took (1 = no retry).
+    pub attempts: u32,
+}
+
+/// The result of one [`Producer::put`].
+type PutResult = Result<PutOutcome, PutError>;
+
+/// Shared by every clone of a [`Producer`].
+struct Inner {
+    commands: mpsc::UnboundedSender<Command>,
+    /// Memory bound: one permit per byte of [`record_cost`]. Permits are taken in `put` and
+    /// given back by the dispatcher when the record finishes (in bulk, per loop turn).
+    buffer: Arc<Semaphore>,
+    /// Set by `shutdown`; `put` refuses records from then on.
+    closed: AtomicBool,
+    /// The dispatcher task, awaited once by `shutdown`. A std mutex: held only to take it.
+    task: Mutex<Option<JoinHandle<()>>>,
+    config: ProducerConfig,
+}
+
+/// A Kinesis producer: collects user records per predicted shard, aggregates them (KPL
+/// format), batches them into PutRecords, retries failures until the record TTL, limits the
+/// rate per shard and bounds its memory. Cheap to clone; every clone feeds the same pipeline.
+///
+/// Needs a Tokio runtime (it spawns its pipeline task in [`Producer::new`]).
+///
+/// ```no_run
+/// use nagare_producer::{Producer, ProducerConfig};
+///
+/// # async fn example(client: aws_sdk_kinesis::Client) {
+/// let producer = Producer::new(client, ProducerConfig::default());
+/// let ack = producer.put("my-stream", "user-42", b"hello".to_vec(), None);
+/// let outcome = ack.await.expect("put");
+/// println!("{} {} {}", outcome.shard_id, outcome.sequence_number, outcome.sub_sequence);
+/// producer.shutdown().await;
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("config", &self.inner.config)
+            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Producer {
+    /// A producer sending through `client` (its region, credentials, endpoint and SDK retry
+    /// settings are used as they are).
+    pub fn new(client: aws_sdk_kinesis::Client, config: ProducerConfig) -> Self {
+        Self::with_backend(Arc::new(SdkBackend(client)), config)
+    }
+
+    pub(crate) fn with_backend(backend: Arc<dyn Backend>, config: ProducerConfig) -> Self {
+        crate::metrics::describe();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let buffer = Arc::new(Semaphore::new(config.max_buffered_bytes));
+        let dispatcher = Dispatcher::new(backend, config.clone(), rx, Arc::clone(&buffer));
+        let task = tokio::spawn(dispatcher.run());
+        Producer {
+            inner: Arc::new(Inner {
+                commands: tx,
+                buffer,
+                closed: AtomicBool::new(false),
+                task: Mutex::new(Some(task)),
+                config,
+            }),
+        }
+    }
+
+    /// The settings this producer runs with.
+    pub fn config(&self) -> &ProducerConfig {
+        &self.inner.config
+    }
+
+    /// Queue one user record for `stream`. The returned future resolves when the record is
+    /// acknowledged ([`PutOutcome`]) or has failed for good ([`PutError`]).
+    ///
+    /// The record enters the pipeline at once when the buffer has room; otherwise the future
+    /// waits for room when first polled (backpressure), so a caller that never awaits cannot
+    /// grow memory past [`ProducerConfig::max_buffered_bytes`]. Invalid records (empty or
+    /// over-long partition key, explicit hash key that is not a 128-bit decimal, data and key
+    /// over 1 MiB) fail at once without being sent.
+    ///
+    /// ```no_run
+    /// # async fn example(producer: nagare_producer::Producer) {
+    /// let a = producer.put("s", "k1", b"one".to_vec(), None);
+    /// let b = producer.put("s", "k2", b"two".to_vec(), Some("0"));
+    /// let (a, b) = (a.await, b.await);
+    /// assert!(a.is_ok() && b.is_ok());
+    /// # }
+    /// ```
+    pub fn put(
+        &self,
+        stream: &str,
+        partition_key: impl Into<String>,
+        data: impl Into<Bytes>,
+        explicit_hash_key: Option<&str>,
+    ) -> PutFuture {
+        let partition_key = partition_key.into();
+        let data = data.into();
+        if self.inner.closed.load(Ordering::Acquire) {
+            return PutFuture::ready(Err(PutError::ShutDown));
+        }
+        let (hash_key, explicit_hash_key) = match validate(&partition_key, &data, explicit_hash_key)
+        {
+            Ok(keys) => keys,
+            Err(e) => return PutFuture::ready(Err(e)),
+        };
+        let cost = record_cost(data.len(), partition_key.len());
+        // `validate` bounds data + key by 1 MiB, so the cost fits in u32.
+        let permits = u32::try_from(cost).unwrap_or(u32::MAX);
+        let job = Job {
+            stream: stream.to_owned(),
+            partition_key,
+            explicit_hash_key,
+            hash_key,
+            data,
+            permits,
+        };
+        match Arc::clone(&self.inner.buffer).try_acquire_many_owned(permits) {
+            Ok(permit) => PutFuture {
+                state: self.inner.enqueue(job, permit),
+            },
+            Err(_) => {
+                let acquire = Box::pin(Arc::clone(&self.inner.buffer).acquire_many_owned(permits));
+                PutFuture {
+                    state: State::Waiting {
+                        acquire,
+                        job: Some(job),
+                        inner: Arc::clone(&self.inner),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Send everything buffered now, without waiting for `RecordMaxBufferedTime`, and wait
+    /// until every record accepted before this call has finished (acknowledged or failed).
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.inner.commands.send(Command::Flush(tx)).is_ok() {
+            // An error means the pipeline is gone, so nothing is left to wait for.
+            let _ = rx.await;
+        }
+    }
+
+    /// Refuse new records, send and finish every buffered one, and stop the pipeline. Every
+    /// clone of this producer is shut down. Returns once all records have finished.
+    pub async fn shutdown(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        let (tx, rx) = oneshot::channel();
+        if self.inner.commands.send(Command::Shutdown(tx)).is_ok() {
+            let _ = rx.await;
+        }
+        let task = self.inner.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Checks a record against the Kinesis limits; returns (hash key, explicit hash key).
+fn validate(
+    partition_key: &str,
+    data: &[u8],
+    explicit_hash_key: Option<&str>,
+) -> Result<(HashKey, Option<HashKey>), PutError> {
+    let max_chars = nagare_types::caps::MAX_PARTITION_KEY_CHARS;
+    if partition_key.is_empty() {
+        return Err(PutError::InvalidRecord("empty partition key".to_owned()));
+    }
+    if partition_key.len() > max_chars && partition_key.chars().count() > max_chars {
+        return Err(PutError::InvalidRecord(format!(
+            "partition key longer than {max_chars} characters"
+        )));
+    }
+    if data.len() + partition_key.len() > MAX_RECORD_BYTES {
+        return Err(PutError::InvalidRecord(format!(
+            "data and partition key are {} bytes, over {MAX_RECORD_BYTES}",
+            data.len() + partition_key.len()
+        )));
+    }
+    match explicit_hash_key {
+        None => Ok((hash_partition_key(partition_key), None)),
+        Some(s) => {
+            let key = s.parse::<HashKey>().map_err(|_| {
+                PutError::InvalidRecord(format!(
+                    "explicit hash key {s:?} is not a decimal in [0, 2^128-1]"
+                ))
+            })?;
+            Ok((key, Some(key)))
+        }
+    }
+}
+
+/// A record waiting for buffer room.
+struct Job {
+    stream: String,
+    partition_key: String,
+    explicit_hash_key: Option<HashKey>,
+    hash_key: HashKey,
+    data: Bytes,
+    permits: u32,
+}
+
+impl Inner {
+    /// Hand a record to the pipeline; its permits now belong to the dispatcher.
+    fn enqueue(&self, job: Job, permit: OwnedSemaphorePermit) -> State {
+        permit.forget();
+        if self.closed.load(Ordering::Acquire) {
+            self.buffer.add_permits(job.permits as usize);
+            return State::Ready(Some(Err(PutError::ShutDown)));
+        }
+        let (tx, rx) = oneshot::channel();
+        let record = Pending {
+            partition_key: job.partition_key,
+            explicit_hash_key: job.explicit_hash_key,
+            hash_key: job.hash_key,
+            data: job.data,
+            arrived: Instant::now(),
+            attempts: 0,
+            last_error: None,
+            permits: job.permits,
+            epoch: 0,
+            tx,
+        };
+        match self.commands.send(Command::Put {
+            stream: job.stream,
+            record,
+        }) {
+            Ok(()) => State::Queued(rx),
+            Err(_) => State::Ready(Some(Err(PutError::ShutDown))),
+        }
+    }
+}
+
+type Acquire =
+    Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send + 'static>>;
+
+enum State {
+    Ready(Option<PutResult>),
+    Waiting {
+        acquire: Acquire,
+        job: Option<Job>,
+        inner: Arc<Inner>,
+    },
+    Queued(oneshot::Receiver<PutResult>),
+}
+
+/// The acknowledgement of one [`Producer::put`]: resolves to where the record was stored, or
+/// why it was not.
+#[must_use = "a put is only known to succeed once its future resolves"]
+pub struct PutFuture {
+    state: State,
+}
+
+impl std::fmt::Debug for PutFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state {
+            State::Ready(_) => "ready",
+            State::Waiting { .. } => "waiting for buffer room",
+            State::Queued(_) => "queued",
+        };
+        f.debug_struct("PutFuture").field("state", &state).finish()
+    }
+}
+
+impl PutFuture {
+    fn ready(result: PutResult) -> Self {
+        PutFuture {
+            state: State::Ready(Some(result)),
+        }
+    }
+}
+
+impl Future for PutFuture {
+    type Output = PutResult;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<PutResult> {
+        loop {
+            match &mut self.state {
+                State::Ready(result) => {
+                    return Poll::Ready(result.take().unwrap_or(Err(PutError::ShutDown)));
+                }
+                State::Waiting {
+                    acquire,
+                    job,
+                    inner,
+                } => {
+                    let next = match ready!(acquire.as_mut().poll(cx)) {
+                        Ok(permit) => match job.take() {
+                            Some(job) => inner.enqueue(job, permit),
+                            None => State::Ready(None),
+                        },
+                        // The semaphore is closed when the pipeline has stopped.
+                        Err(_) => State::Ready(Some(Err(PutError::ShutDown))),
+                    };
+                    self.state = next;
+                }
+                State::Queued(rx) => {
+                    // A dropped sender means the pipeline stopped without finishing the record.
+                    return Pin::new(rx)
+                        .poll(cx)
+                        .map(|r| r.unwrap_or(Err(PutError::ShutDown)));
+                }
+            }
+        }
+    }
+}
