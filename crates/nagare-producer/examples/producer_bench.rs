@@ -1,0 +1,192 @@
+//! Producer throughput: user records/s through [`Producer`] with aggregation on and off, for
+//! small records, printed as one JSON line per run (comparable with `nagare bench
+//! put-records`, which drives raw PutRecords with the same SDK client settings).
+//!
+//! ```text
+//! cargo build --release -p nagare-cli -p nagare-producer --examples
+//! target/release/nagare serve --listen 127.0.0.1:4567 --data-dir /tmp/n --fsync never --throughput-limits off &
+//! target/release/examples/producer_bench --endpoint http://127.0.0.1:4567 --aggregation both
+//! target/release/nagare bench put-records --endpoint http://127.0.0.1:4567
+//! ```
+//!
+//! Each run creates a fresh stream (deleted afterwards), puts records with random partition
+//! keys as fast as the producer takes them for `--duration-secs`, then waits for every
+//! acknowledgement; the rate is acknowledged user records over the time to the last one.
+//! The producer's rate limiter is off unless `--rate-limit` is given (run the server with
+//! `--throughput-limits off`).
+
+use aws_credential_types::Credentials;
+use aws_sdk_kinesis::config::{BehaviorVersion, Region};
+use aws_smithy_types::retry::RetryConfig;
+use bytes::Bytes;
+use clap::{Parser, ValueEnum};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use nagare_producer::{Producer, ProducerConfig};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Aggregation {
+    On,
+    Off,
+    Both,
+}
+
+#[derive(Parser)]
+struct Args {
+    /// Kinesis endpoint (plain HTTP).
+    #[arg(long, default_value = "http://127.0.0.1:4567")]
+    endpoint: String,
+    /// Which producer configurations to run.
+    #[arg(long, value_enum, default_value = "both")]
+    aggregation: Aggregation,
+    /// Shards of the stream each run creates.
+    #[arg(long, default_value_t = 4)]
+    shards: i32,
+    /// Bytes of data per user record.
+    #[arg(long, default_value_t = 100)]
+    record_size: usize,
+    /// How long records are put (acknowledgements are awaited after).
+    #[arg(long, default_value_t = 10.0)]
+    duration_secs: f64,
+    /// Concurrent PutRecords requests (KPL MaxConnections).
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Per-shard rate limit in percent of the shard limit (default: off).
+    #[arg(long)]
+    rate_limit: Option<u64>,
+    /// Unacknowledged records the generator keeps in flight.
+    #[arg(long, default_value_t = 200_000)]
+    window: usize,
+}
+
+fn client(endpoint: &str, connections: usize) -> aws_sdk_kinesis::Client {
+    // The same client as `nagare bench`: plain HTTP connector, no SDK retries.
+    let http = aws_smithy_http_client::Builder::new()
+        .pool_max_idle_per_host(connections)
+        .build_http();
+    aws_sdk_kinesis::Client::from_conf(
+        aws_sdk_kinesis::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new(
+                "AKIDNAGAREBENCH",
+                "nagare-bench-secret",
+                None,
+                None,
+                "bench",
+            ))
+            .http_client(http)
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    )
+}
+
+async fn run(args: &Args, aggregation: bool) -> anyhow::Result<serde_json::Value> {
+    let kinesis = client(&args.endpoint, args.connections);
+    let stream = format!(
+        "producer-bench-{}-{:08x}",
+        if aggregation { "agg" } else { "raw" },
+        rand::random::<u32>()
+    );
+    kinesis
+        .create_stream()
+        .stream_name(&stream)
+        .shard_count(args.shards)
+        .send()
+        .await?;
+    loop {
+        let s = kinesis
+            .describe_stream_summary()
+            .stream_name(&stream)
+            .send()
+            .await?;
+        if s.stream_description_summary()
+            .map(|d| d.stream_status().as_str())
+            == Some("ACTIVE")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let config = ProducerConfig::builder()
+        .aggregation_enabled(aggregation)
+        .max_connections(args.connections)
+        .rate_limit(args.rate_limit)
+        .build()?;
+    let producer = Producer::new(kinesis.clone(), config);
+    let payload = Bytes::from(vec![b'x'; args.record_size]);
+    let mut pending = FuturesUnordered::new();
+    let (mut put, mut acked, mut failed, mut kinesis_records, mut max_attempts) =
+        (0u64, 0u64, 0u64, 0u64, 0u32);
+    let mut key = rand::random::<u64>();
+    let started = Instant::now();
+    let end = started + Duration::from_secs_f64(args.duration_secs);
+    loop {
+        if pending.len() < args.window && Instant::now() < end {
+            for _ in 0..256 {
+                // A cheap spread of partition keys over the whole hash space.
+                key = key
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                pending.push(producer.put(&stream, format!("{key:016x}"), payload.clone(), None));
+                put += 1;
+            }
+            continue;
+        }
+        match pending.next().await {
+            Some(Ok(o)) => {
+                acked += 1;
+                kinesis_records += u64::from(o.sub_sequence == 0);
+                max_attempts = max_attempts.max(o.attempts);
+            }
+            Some(Err(e)) => {
+                if failed == 0 {
+                    eprintln!("producer_bench: {e}");
+                }
+                failed += 1;
+            }
+            None => {
+                if Instant::now() >= end {
+                    break;
+                }
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    producer.shutdown().await;
+    let _ = kinesis.delete_stream().stream_name(&stream).send().await;
+    Ok(serde_json::json!({
+        "scenario": "producer",
+        "aggregation": aggregation,
+        "endpoint": args.endpoint,
+        "shards": args.shards,
+        "record_size": args.record_size,
+        "connections": args.connections,
+        "rate_limit": args.rate_limit,
+        "user_records_put": put,
+        "user_records_acked": acked,
+        "user_records_failed": failed,
+        "kinesis_records": kinesis_records,
+        "max_attempts": max_attempts,
+        "elapsed_secs": elapsed,
+        "user_records_per_sec": acked as f64 / elapsed,
+        "user_mib_per_sec": acked as f64 * args.record_size as f64 / elapsed / 1048576.0,
+    }))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let modes: &[bool] = match args.aggregation {
+        Aggregation::On => &[true],
+        Aggregation::Off => &[false],
+        Aggregation::Both => &[false, true],
+    };
+    for &aggregation in modes {
+        let line = run(&args, aggregation).await?;
+        println!("{line}");
+    }
+    Ok(())
+}
