@@ -34,6 +34,8 @@ pub enum Scenario {
     GetRecordsDrain,
     /// Put→visible latency: a fixed-rate producer and one busy poller per shard.
     Latency,
+    /// Put→delivered latency: the same producer, and one SubscribeToShard per shard.
+    PushLatency,
 }
 
 impl Scenario {
@@ -44,6 +46,7 @@ impl Scenario {
             Scenario::PutRecord => "put-record",
             Scenario::GetRecordsDrain => "get-records-drain",
             Scenario::Latency => "latency",
+            Scenario::PushLatency => "push-latency",
         }
     }
 }
@@ -116,7 +119,7 @@ impl BenchArgs {
             .unwrap_or(match self.scenario {
                 Scenario::PutRecords | Scenario::GetRecordsDrain => 8,
                 Scenario::PutRecord => 16,
-                Scenario::Latency => 32,
+                Scenario::Latency | Scenario::PushLatency => 32,
             })
             .max(1)
     }
@@ -141,7 +144,7 @@ impl BenchArgs {
             "--get-limit must be in 1..=10000"
         );
         anyhow::ensure!(self.rate >= 1, "--rate must be at least 1");
-        if self.scenario == Scenario::Latency {
+        if matches!(self.scenario, Scenario::Latency | Scenario::PushLatency) {
             anyhow::ensure!(
                 self.record_size >= latency::STAMP_LEN,
                 "latency needs --record-size >= {}",
@@ -180,7 +183,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::GetRecordsDrain => {
             drain::run(&kinesis, &stream, &setup.shard_ids, &args, connections).await
         }
-        Scenario::Latency => {
+        Scenario::Latency | Scenario::PushLatency => {
             latency::run(&kinesis, &stream, &setup.shard_ids, &args, connections).await
         }
     };
