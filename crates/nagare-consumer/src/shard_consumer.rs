@@ -253,14 +253,14 @@ impl<F: ProcessorFactory> ShardConsumer<F> {
             RetrievalState::FanOut {
                 config,
                 consumer_arn,
-            } => Fetcher::FanOut(FanOutFetcher::new(
+            } => Fetcher::FanOut(Box::new(FanOutFetcher::new(
                 shared.kinesis.clone(),
                 consumer_arn.clone(),
                 self.shard().to_owned(),
                 self.worker().to_owned(),
                 config.clone(),
                 start,
-            )),
+            ))),
         })
     }
 

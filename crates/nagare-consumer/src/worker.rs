@@ -56,6 +56,7 @@ impl WorkerError {
         let message = match (e.code(), e.message()) {
             (Some(c), Some(m)) => format!("{c}: {m}"),
             (Some(c), None) => c.to_owned(),
+            // Transport failures have no code; their source says what broke.
             _ => format!("{e} ({:?})", std::error::Error::source(&e)),
         };
         WorkerError::Kinesis { operation, message }

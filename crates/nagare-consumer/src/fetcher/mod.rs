@@ -104,10 +104,10 @@ pub(crate) struct Batch {
     pub end: Option<Vec<ChildShardInfo>>,
 }
 
-/// Either kind of fetcher.
+/// Either kind of fetcher. One per shard consumer, so boxing the larger one costs nothing.
 pub(crate) enum Fetcher {
     Polling(polling::PollingFetcher),
-    FanOut(fanout::FanOutFetcher),
+    FanOut(Box<fanout::FanOutFetcher>),
 }
 
 impl Fetcher {

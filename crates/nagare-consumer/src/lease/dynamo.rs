@@ -474,15 +474,15 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     // Keep the service's code and message in the text: `SdkError`'s Display alone says
-    // only "service error".
+    // only "service error". Transport failures have no code; their source says what broke.
     let detail = match (err.code(), err.message()) {
         (Some(code), Some(msg)) => format!("{code}: {msg}"),
         (Some(code), None) => code.to_owned(),
-        _ => err.to_string(),
+        _ => format!("{err} ({:?})", std::error::Error::source(&err)),
     };
     LeaseError::Store {
         operation,
-        source: format!("{detail} ({:?})", std::error::Error::source(&err)).into(),
+        source: detail.into(),
     }
 }
 
