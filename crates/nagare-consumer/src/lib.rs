@@ -55,6 +55,8 @@
 //! }
 //! ```
 
+#![deny(missing_docs)]
+
 mod checkpointer;
 mod config;
 mod coordinator;

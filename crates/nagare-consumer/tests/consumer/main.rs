@@ -8,9 +8,11 @@
 //! - `volume`: 100,000 records from 4 producers, two consumer groups (polling with two
 //!   workers, fan-out with one); `NAGARE_CONSUMER_RECORDS=1000000` for the full run.
 //! - `dynamo`: the DynamoDB store against dynalite, and failover between three workers.
+//! - `kcl_metrics`: KCL metric names through the `metrics` facade.
 
 mod common;
 mod dynamo;
+mod kcl_metrics;
 mod ledger;
 mod reshard;
 mod restart;
