@@ -10,6 +10,7 @@ use crate::wire::{self, LEN, VARINT};
 use crate::{DIGEST_LEN, MAGIC, Record};
 use md5::{Digest, Md5};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Field numbers of `AggregatedRecord` and `Record` (spec §5). Fixed by the KPL format.
 const AGG_PARTITION_KEY_TABLE: u32 = 1;
@@ -22,35 +23,120 @@ const REC_DATA: u32 = 3;
 /// Bytes an aggregate has before any record: magic and digest.
 const FRAME_LEN: usize = MAGIC.len() + DIGEST_LEN;
 
-/// One key table with its reverse index.
+/// One key table with its reverse index. Keys live in one string buffer and are found by a
+/// 64-bit hash (FNV-1a) with chaining, so adding a key does not allocate per key: a producer
+/// with a distinct partition key per record adds one per user record.
 #[derive(Clone, Debug, Default)]
 struct KeyTable {
-    keys: Vec<String>,
-    index: HashMap<String, u64>,
+    bytes: String,
+    /// (start, end) of each key in `bytes`, by index.
+    spans: Vec<(usize, usize)>,
+    /// Hash → the first index with that hash.
+    index: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>,
+    /// Next index with the same hash (`u32::MAX`: none).
+    chain: Vec<u32>,
+}
+
+/// Where a key is or would go.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    index: u64,
+    new: bool,
+    hash: u64,
+}
+
+fn fnv1a(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The table's keys are already hashes.
+#[derive(Clone, Copy, Debug, Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl KeyTable {
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn key(&self, i: usize) -> &str {
+        self.spans
+            .get(i)
+            .and_then(|&(a, b)| self.bytes.get(a..b))
+            .unwrap_or_default()
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.key(i))
+    }
+
     /// The index `key` has or would get.
-    fn index_of(&self, key: &str) -> (u64, bool) {
-        match self.index.get(key) {
-            Some(&i) => (i, false),
-            None => (self.keys.len() as u64, true),
+    fn slot(&self, key: &str) -> Slot {
+        let hash = fnv1a(key);
+        let mut next = self.index.get(&hash).copied();
+        while let Some(i) = next.filter(|&i| i != u32::MAX) {
+            if self.key(i as usize) == key {
+                return Slot {
+                    index: u64::from(i),
+                    new: false,
+                    hash,
+                };
+            }
+            next = self.chain.get(i as usize).copied();
+        }
+        Slot {
+            index: self.len() as u64,
+            new: true,
+            hash,
         }
     }
 
-    fn insert(&mut self, key: &str) -> u64 {
-        let (i, new) = self.index_of(key);
-        if new {
-            self.keys.push(key.to_owned());
-            self.index.insert(key.to_owned(), i);
+    fn insert(&mut self, key: &str, slot: Slot) {
+        if !slot.new {
+            return;
         }
-        i
+        let i = self.len() as u32;
+        let start = self.bytes.len();
+        self.bytes.push_str(key);
+        self.spans.push((start, self.bytes.len()));
+        // Newest first in the chain of its hash.
+        let previous = self.index.insert(slot.hash, i).unwrap_or(u32::MAX);
+        self.chain.push(previous);
     }
 
     fn clear(&mut self) {
-        self.keys.clear();
+        self.bytes.clear();
+        self.spans.clear();
         self.index.clear();
+        self.chain.clear();
     }
+}
+
+/// A record's place in the builder, computed once for sizing and pushing.
+struct Plan {
+    pk: Slot,
+    ehk: Option<Slot>,
+    /// Bytes the new table entries add.
+    tables: usize,
+    /// Length of the encoded `Record` message.
+    inner: usize,
+    /// `encoded_len` after the push.
+    size: usize,
 }
 
 /// Builds one aggregated record incrementally.
@@ -111,52 +197,85 @@ impl AggregateBuilder {
         explicit_hash_key: Option<&str>,
         data_len: usize,
     ) -> usize {
-        let (pk_index, pk_new) = self.partition_keys.index_of(partition_key);
-        let mut added = 0;
-        if pk_new {
-            added += wire::bytes_field_len(partition_key.len());
+        self.plan(partition_key, explicit_hash_key, data_len).size
+    }
+
+    fn plan(&self, partition_key: &str, explicit_hash_key: Option<&str>, data_len: usize) -> Plan {
+        let pk = self.partition_keys.slot(partition_key);
+        let mut tables = 0;
+        if pk.new {
+            tables += wire::bytes_field_len(partition_key.len());
         }
-        let mut inner = 1 + wire::varint_len(pk_index);
-        if let Some(ehk) = explicit_hash_key {
-            let (ehk_index, ehk_new) = self.explicit_hash_keys.index_of(ehk);
-            if ehk_new {
-                added += wire::bytes_field_len(ehk.len());
+        let mut inner = 1 + wire::varint_len(pk.index) + wire::bytes_field_len(data_len);
+        let ehk = explicit_hash_key.map(|ehk| {
+            let slot = self.explicit_hash_keys.slot(ehk);
+            if slot.new {
+                tables += wire::bytes_field_len(ehk.len());
             }
-            inner += 1 + wire::varint_len(ehk_index);
+            inner += 1 + wire::varint_len(slot.index);
+            slot
+        });
+        Plan {
+            pk,
+            ehk,
+            tables,
+            inner,
+            size: self.encoded_len() + tables + wire::bytes_field_len(inner),
         }
-        inner += wire::bytes_field_len(data_len);
-        added += wire::bytes_field_len(inner);
-        self.encoded_len() + added
     }
 
     /// Add a user record. Keys already in a table are referenced, not repeated.
     pub fn push(&mut self, partition_key: &str, explicit_hash_key: Option<&str>, data: &[u8]) {
-        let before = self.partition_keys.keys.len();
-        let pk_index = self.partition_keys.insert(partition_key);
-        if self.partition_keys.keys.len() != before {
-            self.tables_len += wire::bytes_field_len(partition_key.len());
+        let plan = self.plan(partition_key, explicit_hash_key, data.len());
+        self.commit(&plan, partition_key, explicit_hash_key, data);
+    }
+
+    /// Add a user record only if the aggregate stays within `max_size` bytes; returns whether
+    /// it was added. One key lookup, where [`size_with`](Self::size_with) followed by
+    /// [`push`](Self::push) takes two.
+    ///
+    /// ```
+    /// let mut b = nagare_agg::AggregateBuilder::new();
+    /// assert!(b.try_push("k", None, &[0; 100], 200));
+    /// assert!(!b.try_push("k", None, &[0; 100], 200));
+    /// assert_eq!(b.len(), 1);
+    /// ```
+    pub fn try_push(
+        &mut self,
+        partition_key: &str,
+        explicit_hash_key: Option<&str>,
+        data: &[u8],
+        max_size: usize,
+    ) -> bool {
+        let plan = self.plan(partition_key, explicit_hash_key, data.len());
+        if plan.size > max_size {
+            return false;
         }
-        let ehk_index = explicit_hash_key.map(|ehk| {
-            let before = self.explicit_hash_keys.keys.len();
-            let i = self.explicit_hash_keys.insert(ehk);
-            if self.explicit_hash_keys.keys.len() != before {
-                self.tables_len += wire::bytes_field_len(ehk.len());
-            }
-            i
-        });
-        let mut inner = 1 + wire::varint_len(pk_index) + wire::bytes_field_len(data.len());
-        if let Some(i) = ehk_index {
-            inner += 1 + wire::varint_len(i);
+        self.commit(&plan, partition_key, explicit_hash_key, data);
+        true
+    }
+
+    fn commit(
+        &mut self,
+        plan: &Plan,
+        partition_key: &str,
+        explicit_hash_key: Option<&str>,
+        data: &[u8],
+    ) {
+        self.partition_keys.insert(partition_key, plan.pk);
+        if let (Some(ehk), Some(slot)) = (explicit_hash_key, plan.ehk) {
+            self.explicit_hash_keys.insert(ehk, slot);
         }
+        self.tables_len += plan.tables;
         let out = &mut self.records;
-        out.reserve(wire::bytes_field_len(inner));
+        out.reserve(wire::bytes_field_len(plan.inner));
         wire::put_tag(out, AGG_RECORDS, LEN);
-        wire::put_varint(out, inner as u64);
+        wire::put_varint(out, plan.inner as u64);
         wire::put_tag(out, REC_PARTITION_KEY_INDEX, VARINT);
-        wire::put_varint(out, pk_index);
-        if let Some(i) = ehk_index {
+        wire::put_varint(out, plan.pk.index);
+        if let Some(slot) = plan.ehk {
             wire::put_tag(out, REC_EXPLICIT_HASH_KEY_INDEX, VARINT);
-            wire::put_varint(out, i);
+            wire::put_varint(out, slot.index);
         }
         wire::put_bytes_field(out, REC_DATA, data);
         self.count += 1;
@@ -167,10 +286,10 @@ impl AggregateBuilder {
     pub fn finish(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.encoded_len());
         out.extend_from_slice(&MAGIC);
-        for key in &self.partition_keys.keys {
+        for key in self.partition_keys.keys() {
             wire::put_bytes_field(&mut out, AGG_PARTITION_KEY_TABLE, key.as_bytes());
         }
-        for key in &self.explicit_hash_keys.keys {
+        for key in self.explicit_hash_keys.keys() {
             wire::put_bytes_field(&mut out, AGG_EXPLICIT_HASH_KEY_TABLE, key.as_bytes());
         }
         out.extend_from_slice(&self.records);
@@ -244,6 +363,27 @@ pub(crate) mod tests {
         assert_eq!(explicit_hash_key_table, ["5"]);
         assert_eq!(records.len(), 10);
         assert_eq!(records[4].partition_key_index, 1);
+    }
+
+    #[test]
+    fn key_table_chains_keys_with_equal_hashes() {
+        let mut t = KeyTable::default();
+        // Force a collision: insert two keys under one hash by hand.
+        let a = Slot {
+            index: 0,
+            new: true,
+            hash: 7,
+        };
+        t.insert("x", a);
+        let b = Slot {
+            index: 1,
+            new: true,
+            hash: 7,
+        };
+        t.insert("y", b);
+        assert_eq!(t.index.get(&7), Some(&1));
+        assert_eq!(t.chain, [u32::MAX, 0]);
+        assert_eq!(t.keys().collect::<Vec<_>>(), ["x", "y"]);
     }
 
     #[test]

@@ -28,8 +28,8 @@ pub(crate) struct Entry {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum EntryResult {
     Ok {
-        shard_id: String,
-        sequence_number: String,
+        shard_id: Arc<str>,
+        sequence_number: Arc<str>,
     },
     Failed(ErrorInfo),
 }
@@ -156,8 +156,8 @@ impl Backend for SdkBackend {
                 .map(
                     |r| match (r.error_code(), r.shard_id(), r.sequence_number()) {
                         (None, Some(shard), Some(seq)) => EntryResult::Ok {
-                            shard_id: shard.to_owned(),
-                            sequence_number: seq.to_owned(),
+                            shard_id: shard.into(),
+                            sequence_number: seq.into(),
                         },
                         (code, _, _) => EntryResult::Failed(ErrorInfo {
                             code: code.unwrap_or("InternalFailure").to_owned(),

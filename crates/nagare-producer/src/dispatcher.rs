@@ -47,12 +47,8 @@ const WRONG_SHARD: &str = "Wrong Shard";
 const EXPIRED: &str = "Expired";
 
 /// What `Producer` handles send.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "nearly every command is a Put; boxing it would cost an allocation per record"
-)]
 pub(crate) enum Command {
-    Put { stream: String, record: Pending },
+    Put { stream: Arc<str>, record: Pending },
     Flush(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -67,7 +63,7 @@ pub(crate) struct Pending {
     pub arrived: Instant,
     /// PutRecords requests that carried it so far.
     pub attempts: u32,
-    pub last_error: Option<ErrorInfo>,
+    pub last_error: Option<Box<ErrorInfo>>,
     /// Buffer permits to give back when it finishes.
     pub permits: u32,
     /// Flush generation it was accepted in (see `Dispatcher::epochs`).
@@ -290,34 +286,38 @@ impl StreamState {
             return;
         }
         let ehk = record.explicit_hash_key.map(|k| k.to_string());
-        let size_with = |b: &AggregateBuilder| {
-            b.size_with(&record.partition_key, ehk.as_deref(), record.data.len())
-        };
-        let mut size = size_with(&shard.builder);
+        let max_size = config.aggregation_max_size;
         let mut sealed = None;
-        if !shard.open.is_empty()
-            && (size > config.aggregation_max_size
-                || shard.open.len() >= config.aggregation_max_count)
-        {
+        if shard.open.len() >= config.aggregation_max_count {
             sealed = shard.seal();
-            size = size_with(&shard.builder);
         }
-        let result = if shard.open.is_empty() && size > config.aggregation_max_size {
+        let try_push = |b: &mut AggregateBuilder| {
+            b.try_push(
+                &record.partition_key,
+                ehk.as_deref(),
+                &record.data,
+                max_size,
+            )
+        };
+        let mut pushed = try_push(&mut shard.builder);
+        if !pushed && !shard.open.is_empty() {
+            // Full: close it and start the next aggregate with this record.
+            sealed = shard.seal();
+            pushed = try_push(&mut shard.builder);
+        }
+        let result = if pushed {
+            if shard.open.is_empty() || deadline < shard.open_deadline {
+                shard.open_deadline = deadline;
+            }
+            shard.open.push(record);
+            None
+        } else {
             // Too large to share an aggregate with anything: it goes alone.
             Some(KinesisRecord::raw(
                 record,
                 Some(Arc::clone(&shard.id)),
                 deadline,
             ))
-        } else {
-            shard
-                .builder
-                .push(&record.partition_key, ehk.as_deref(), &record.data);
-            if shard.open.is_empty() || deadline < shard.open_deadline {
-                shard.open_deadline = deadline;
-            }
-            shard.open.push(record);
-            None
         };
         if let Some(kr) = sealed {
             self.push_ready(i, kr);
@@ -463,15 +463,10 @@ impl Dispatcher {
                     e.1 += 1;
                 }
                 self.outstanding += 1;
-                let s = match self.streams.get_mut(stream.as_str()) {
-                    Some(s) => s,
-                    None => {
-                        let name: Arc<str> = stream.into();
-                        self.streams
-                            .entry(Arc::clone(&name))
-                            .or_insert_with(|| StreamState::new(name, now))
-                    }
-                };
+                let s = self
+                    .streams
+                    .entry(Arc::clone(&stream))
+                    .or_insert_with(|| StreamState::new(stream, now));
                 s.outstanding += 1;
                 s.received += 1;
                 s.add(&self.config, record, now);
@@ -824,7 +819,12 @@ impl Dispatcher {
                     shard_id,
                     sequence_number,
                 } => {
-                    let wrong = sr.predicted.as_deref().is_some_and(|p| p != shard_id);
+                    let wrong = sr.predicted.as_deref().is_some_and(|p| p != &*shard_id);
+                    // The predicted shard's id is usually the same string: share it.
+                    let shard_id = match &sr.predicted {
+                        Some(p) if !wrong => Arc::clone(p),
+                        _ => shard_id,
+                    };
                     if wrong {
                         // The shard map is stale: refresh it.
                         s.map_wanted = true;
@@ -855,8 +855,8 @@ impl Dispatcher {
                         user_bytes += r.data.len() as u64;
                         retries.record(f64::from(r.attempts.saturating_sub(1)));
                         let outcome = PutOutcome {
-                            shard_id: shard_id.clone(),
-                            sequence_number: sequence_number.clone(),
+                            shard_id: Arc::clone(&shard_id),
+                            sequence_number: Arc::clone(&sequence_number),
                             sub_sequence: if aggregated { i as u64 } else { 0 },
                             attempts: r.attempts,
                         };
@@ -911,7 +911,7 @@ impl Dispatcher {
         jitter: f64,
         now: Instant,
     ) {
-        r.last_error = Some(error.clone());
+        r.last_error = Some(Box::new(error.clone()));
         if error.code == WRONG_SHARD {
             // Resent once the refreshed shard map is in (see `on_shards`).
             s.awaiting_map.push(r);
@@ -951,12 +951,12 @@ impl Dispatcher {
         }
     }
 
-    fn expire(&mut self, s: &mut StreamState, r: Pending) {
+    fn expire(&mut self, s: &mut StreamState, mut r: Pending) {
         let labels = [(m::STREAM_NAME, s.name.to_string())];
         metrics::counter!(m::USER_RECORD_EXPIRED, &labels).increment(1);
         self.count_error(s, EXPIRED, 1);
         let attempts = r.attempts;
-        let last_error = r.last_error.clone();
+        let last_error = r.last_error.take().map(|e| *e);
         self.finish(
             s,
             r,

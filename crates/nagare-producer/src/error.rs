@@ -29,16 +29,28 @@ pub enum PutError {
     /// Not acknowledged within `RecordTtl`; `last_error` is the last failure seen, if any.
     #[error("record expired after {attempts} attempt(s){}", last_error.as_ref().map(|e| format!("; last error {e}")).unwrap_or_default())]
     Expired {
+        /// PutRecords requests that carried the record.
         attempts: u32,
+        /// The last failure, if any attempt was answered.
         last_error: Option<ErrorInfo>,
     },
     /// Throttled while `FailIfThrottled` is on.
     #[error("record throttled after {attempts} attempt(s): {error}")]
-    Throttled { attempts: u32, error: ErrorInfo },
+    Throttled {
+        /// PutRecords requests that carried the record.
+        attempts: u32,
+        /// The throttling error.
+        error: ErrorInfo,
+    },
     /// The service refused the record or its request for a reason retrying does not fix
     /// (validation, missing stream, access, KMS state).
     #[error("record rejected after {attempts} attempt(s): {error}")]
-    Rejected { attempts: u32, error: ErrorInfo },
+    Rejected {
+        /// PutRecords requests that carried the record.
+        attempts: u32,
+        /// The error that cannot be retried.
+        error: ErrorInfo,
+    },
     /// `put` after `shutdown`.
     #[error("the producer is shut down")]
     ShutDown,

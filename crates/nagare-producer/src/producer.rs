@@ -26,10 +26,11 @@ pub(crate) const fn record_cost(data_len: usize, partition_key_len: usize) -> us
 /// Where an acknowledged user record is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PutOutcome {
-    /// The shard that stored the Kinesis record carrying it.
-    pub shard_id: String,
-    /// That Kinesis record's sequence number.
-    pub sequence_number: String,
+    /// The shard that stored the Kinesis record carrying it. Shared (not copied) by every
+    /// user record of an aggregate.
+    pub shard_id: Arc<str>,
+    /// That Kinesis record's sequence number, shared the same way.
+    pub sequence_number: Arc<str>,
     /// The user record's index inside the aggregate (KCL's sub-sequence number); 0 when it
     /// was sent alone.
     pub sub_sequence: u64,
@@ -51,6 +52,9 @@ struct Inner {
     /// The dispatcher task, awaited once by `shutdown`. A std mutex: held only to take it.
     task: Mutex<Option<JoinHandle<()>>>,
     config: ProducerConfig,
+    /// The stream of the last `put`, so repeated puts to one stream share one `Arc<str>`
+    /// instead of allocating its name per record (the dispatcher also compares by pointer).
+    last_stream: Mutex<Option<Arc<str>>>,
 }
 
 /// A Kinesis producer: collects user records per predicted shard, aggregates them (KPL
@@ -104,6 +108,7 @@ impl Producer {
                 closed: AtomicBool::new(false),
                 task: Mutex::new(Some(task)),
                 config,
+                last_stream: Mutex::new(None),
             }),
         }
     }
@@ -151,7 +156,7 @@ impl Producer {
         // `validate` bounds data + key by 1 MiB, so the cost fits in u32.
         let permits = u32::try_from(cost).unwrap_or(u32::MAX);
         let job = Job {
-            stream: stream.to_owned(),
+            stream: self.inner.stream_name(stream),
             partition_key,
             explicit_hash_key,
             hash_key,
@@ -236,7 +241,7 @@ fn validate(
 
 /// A record waiting for buffer room.
 struct Job {
-    stream: String,
+    stream: Arc<str>,
     partition_key: String,
     explicit_hash_key: Option<HashKey>,
     hash_key: HashKey,
@@ -245,6 +250,20 @@ struct Job {
 }
 
 impl Inner {
+    fn stream_name(&self, stream: &str) -> Arc<str> {
+        let Ok(mut last) = self.last_stream.lock() else {
+            return stream.into();
+        };
+        match &*last {
+            Some(name) if &**name == stream => Arc::clone(name),
+            _ => {
+                let name: Arc<str> = stream.into();
+                *last = Some(Arc::clone(&name));
+                name
+            }
+        }
+    }
+
     /// Hand a record to the pipeline; its permits now belong to the dispatcher.
     fn enqueue(&self, job: Job, permit: OwnedSemaphorePermit) -> State {
         permit.forget();

@@ -84,8 +84,8 @@ impl Fake {
                 };
                 let i = truth.predict(key).unwrap();
                 EntryResult::Ok {
-                    shard_id: truth.shards()[i].shard_id.to_string(),
-                    sequence_number: self.seq.fetch_add(1, Ordering::Relaxed).to_string(),
+                    shard_id: Arc::clone(&truth.shards()[i].shard_id),
+                    sequence_number: self.seq.fetch_add(1, Ordering::Relaxed).to_string().into(),
                 }
             })
             .collect()
@@ -159,7 +159,7 @@ async fn lingers_for_record_max_buffered_time_before_sending() {
     assert!(reqs[0].0 - Instant::now() <= Duration::ZERO);
     assert_eq!(outcome.attempts, 1);
     assert_eq!(outcome.sub_sequence, 0);
-    assert_eq!(outcome.shard_id, "shardId-000000000000");
+    assert_eq!(&*outcome.shard_id, "shardId-000000000000");
 }
 
 #[tokio::test(start_paused = true)]
@@ -389,7 +389,7 @@ async fn refreshes_shard_map_and_resends_aggregates_that_landed_elsewhere() {
     );
     let ranges = HashKeyRange::uniform(2);
     for (i, o) in outcomes.iter().enumerate() {
-        let idx = if o.shard_id == "shardId-000000000001" {
+        let idx = if &*o.shard_id == "shardId-000000000001" {
             0
         } else {
             1
