@@ -230,11 +230,7 @@ fn assert_exactly_once(
     assert_eq!(by_position.len(), read.len(), "positions are unique");
     for ((pk, data), o) in records.iter().zip(outcomes) {
         let u = by_position
-            .get(&(
-                o.shard_id.as_str(),
-                o.sequence_number.as_str(),
-                o.sub_sequence,
-            ))
+            .get(&(&*o.shard_id, &*o.sequence_number, o.sub_sequence))
             .unwrap_or_else(|| panic!("no record at {o:?}"));
         assert_eq!(&u.record.partition_key, pk);
         assert_eq!(&u.record.data, data);
