@@ -10,6 +10,10 @@
 //! such field and failures never carry an item), so this store does what KCL 2.x did before
 //! the parameter existed: after a failed renew it reads the row back and accepts it when the
 //! owner is unchanged and the counter is exactly one higher.
+//!
+//! KCL 3.x additions are not written (`throughputKBps`, `entityType`, the
+//! `checkpointOwner` condition on renew); take and evict delete `checkpointOwner` as KCL does,
+//! so a hand-off marker left in a shared table cannot pin a lease.
 
 use super::{Lease, LeaseError, LeaseStore};
 use crate::sequence::ExtendedSequenceNumber;

@@ -301,13 +301,13 @@ async fn killed_worker_leases_move_within_the_failover_time_and_resume_from_chec
     victim.kill(&ledger).await;
     let killed_at = Instant::now();
     // What the victim had committed per shard = its last successful checkpoint there.
-    let last_by_victim: BTreeMap<String, ExtendedSequenceNumber> = {
+    let (last_by_victim, events_at_kill) = {
         let l = ledger.lock().await;
-        let mut m = BTreeMap::new();
+        let mut m: BTreeMap<String, ExtendedSequenceNumber> = BTreeMap::new();
         for c in l.committed.iter().filter(|c| c.worker == victim_id) {
             m.insert(c.shard.clone(), c.position.clone());
         }
-        m
+        (m, l.events.len())
     };
 
     eventually(
@@ -349,14 +349,18 @@ async fn killed_worker_leases_move_within_the_failover_time_and_resume_from_chec
             .get(shard)
             .cloned()
             .unwrap_or(ExtendedSequenceNumber::TrimHorizon);
-        let resumed = ledger.events.iter().rev().find_map(|e| match e {
-            Event::Initialized {
-                worker,
-                shard: s,
-                checkpoint,
-            } if s == shard && *worker != victim_id => Some(checkpoint.clone()),
-            _ => None,
-        });
+        // The first processor started on the shard after the kill (a survivor may later
+        // steal it from the other survivor, from a newer checkpoint).
+        let resumed = ledger.events[events_at_kill..]
+            .iter()
+            .find_map(|e| match e {
+                Event::Initialized {
+                    worker,
+                    shard: s,
+                    checkpoint,
+                } if s == shard && *worker != victim_id => Some(checkpoint.clone()),
+                _ => None,
+            });
         assert_eq!(
             resumed.as_ref(),
             Some(&last),
@@ -375,7 +379,7 @@ async fn killed_worker_leases_move_within_the_failover_time_and_resume_from_chec
         );
     }
     let failover = leases.failover_time;
-    let bound = failover + leases.take_interval() * 2 + Duration::from_secs(1);
+    let bound = failover + leases.take_interval() * 2 + Duration::from_secs(2);
     println!(
         "failover: {} leases of {victim_id} moved {moved_after:.2?} after the kill (failover time {failover:?}, renew every {:?}, take every {:?}); {} records, {} delivered, {} dropped",
         moved.len(),
@@ -391,6 +395,6 @@ async fn killed_worker_leases_move_within_the_failover_time_and_resume_from_chec
     );
     assert!(
         moved_after <= bound,
-        "leases took {moved_after:?} to move (bound: failover + 2 take intervals + 1 s = {bound:?})"
+        "leases took {moved_after:?} to move (bound: failover + 2 take intervals + 2 s of scheduling slack = {bound:?})"
     );
 }

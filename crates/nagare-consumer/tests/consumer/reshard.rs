@@ -15,7 +15,9 @@ fn shard(i: u32) -> String {
 }
 
 async fn split_and_merge_followed_parents_first(stream: &str, retrieval: Retrieval) {
-    let nagare = Nagare::start().await;
+    // Subscriptions end after 3 s, so fan-out also resubscribes from its continuation
+    // (and meets the 5-second ResourceInUse rule) during the test.
+    let nagare = Nagare::start_with(&["--subscription-lifetime-secs", "3"]).await;
     nagare.create_stream(stream, 2).await;
     let store: Arc<dyn LeaseStore> = Arc::new(InMemoryLeaseStore::new());
     let ledger = SharedLedger::default();
