@@ -164,6 +164,8 @@ impl LeaseError {
 /// Every method that changes a row states its condition; when the condition fails it returns
 /// [`LeaseError::LostRace`] and changes nothing. Methods returning a [`Lease`] return the row
 /// as written (with the new `leaseCounter`). Implementations must be linearizable per row.
+/// The trait is object-safe through `async-trait`: implement it with
+/// `#[async_trait::async_trait]` on the impl block.
 ///
 /// ```
 /// use nagare_consumer::{ExtendedSequenceNumber, InMemoryLeaseStore, Lease, LeaseStore};
