@@ -55,9 +55,11 @@ struct Args {
     /// Per-shard rate limit in percent of the shard limit (default: off).
     #[arg(long)]
     rate_limit: Option<u64>,
-    /// Unacknowledged records the generator keeps in flight.
-    #[arg(long, default_value_t = 200_000)]
-    window: usize,
+    /// Unacknowledged records the generator keeps in flight (default: 20,000 without
+    /// aggregation, which keeps every connection busy with 500-entry requests; 400,000 with
+    /// it, since one request then carries some 40,000 user records).
+    #[arg(long)]
+    window: Option<usize>,
 }
 
 fn client(endpoint: &str, connections: usize) -> aws_sdk_kinesis::Client {
@@ -117,6 +119,9 @@ async fn run(args: &Args, aggregation: bool) -> anyhow::Result<serde_json::Value
         .build()?;
     let producer = Producer::new(kinesis.clone(), config);
     let payload = Bytes::from(vec![b'x'; args.record_size]);
+    let window = args
+        .window
+        .unwrap_or(if aggregation { 400_000 } else { 20_000 });
     let mut pending = FuturesUnordered::new();
     let (mut put, mut acked, mut failed, mut kinesis_records, mut max_attempts) =
         (0u64, 0u64, 0u64, 0u64, 0u32);
@@ -124,7 +129,7 @@ async fn run(args: &Args, aggregation: bool) -> anyhow::Result<serde_json::Value
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(args.duration_secs);
     loop {
-        if pending.len() < args.window && Instant::now() < end {
+        if pending.len() < window && Instant::now() < end {
             for _ in 0..256 {
                 // A cheap spread of partition keys over the whole hash space.
                 key = key
@@ -165,6 +170,7 @@ async fn run(args: &Args, aggregation: bool) -> anyhow::Result<serde_json::Value
         "record_size": args.record_size,
         "connections": args.connections,
         "rate_limit": args.rate_limit,
+        "window": window,
         "user_records_put": put,
         "user_records_acked": acked,
         "user_records_failed": failed,
