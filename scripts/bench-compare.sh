@@ -13,9 +13,13 @@
 #   --skip-kinesalite   only measure Nagare (no ratios)
 #   --out DIR           where the JSON lines and logs go (default .bench/results/<timestamp>)
 #   --no-wait-idle      do not wait (up to 5 min) for the CPUs to be >= 90% idle before each server
+#   --nagare-args "..." extra `nagare serve` arguments (default: `--throughput-limits off` when the
+#                       binary has that flag: AWS's per-shard limits would cap every scenario at
+#                       1,000 records/s per shard, and kinesalite enforces none)
 #
-# Nagare runs with its defaults (fsync always: every acknowledged write is on disk) on a fresh
-# temporary data directory. Output: one JSON line per run in DIR/*.jsonl, a summary on stdout.
+# Nagare runs with its default durability (fsync always: every acknowledged write is on disk)
+# on a fresh temporary data directory, from a private copy of the binary built here.
+# Output: one JSON line per run in DIR/*.jsonl, a summary on stdout. See docs/benchmarks.md.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +33,8 @@ MEMORY_RECORD_SIZE=10240
 KINESALITE_DISK=0
 SKIP_KINESALITE=0
 WAIT_IDLE=1
+NAGARE_ARGS=()
+NAGARE_ARGS_SET=0
 OUT=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -41,7 +47,8 @@ while [[ $# -gt 0 ]]; do
         --skip-kinesalite) SKIP_KINESALITE=1; shift ;;
         --out) OUT="$2"; shift 2 ;;
         --no-wait-idle) WAIT_IDLE=0; shift ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        --nagare-args) NAGARE_ARGS_SET=1; read -r -a NAGARE_ARGS <<<"$2"; shift 2 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
@@ -55,7 +62,22 @@ log() { echo "== $*" >&2; }
 log "building nagare (release)"
 cargo build --release -p nagare-cli >&2
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-NAGARE="$TARGET_DIR/release/nagare"
+# Run a private copy: on a shared checkout another build may replace target/release/nagare
+# while the benchmark runs, and the numbers would silently belong to a different binary.
+mkdir -p "$OUT/bin"
+cp "$TARGET_DIR/release/nagare" "$OUT/bin/nagare"
+NAGARE="$OUT/bin/nagare"
+{
+    echo "binary sha256: $(sha256sum "$NAGARE" | cut -d' ' -f1)"
+    if git rev-parse --git-dir >/dev/null 2>&1; then
+        echo "commit: $(git rev-parse HEAD)"
+        echo "uncommitted changes: $(git status --porcelain --untracked-files=no | wc -l) files"
+    fi
+} >"$OUT/source.txt"
+if [[ "$NAGARE_ARGS_SET" == 0 ]] && "$NAGARE" serve --help | grep -q -- '--throughput-limits'; then
+    NAGARE_ARGS=(--throughput-limits off)
+fi
+echo "nagare serve extra args: ${NAGARE_ARGS[*]:-(none)}" >>"$OUT/source.txt"
 
 KINESALITE_CLI="$ROOT/.bench/kinesalite/node_modules/kinesalite/cli.js"
 if [[ "$SKIP_KINESALITE" == 0 && ! -f "$KINESALITE_CLI" ]]; then
@@ -97,7 +119,7 @@ start_nagare() {
     local name="$1" data
     data="$(mktemp -d "${TMPDIR:-/tmp}/nagare-bench-data.XXXXXX")"
     TMP_DIRS+=("$data")
-    "$NAGARE" serve --listen 127.0.0.1:0 --data-dir "$data" \
+    "$NAGARE" serve --listen 127.0.0.1:0 --data-dir "$data" "${NAGARE_ARGS[@]}" \
         >"$OUT/$name.stdout" 2>"$OUT/$name.log" &
     SERVER_PID=$!
     wait_for_line "$OUT/$name.stdout" '^nagare listening on http://' "$SERVER_PID"
