@@ -21,6 +21,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use futures::FutureExt;
 use http::{Response, StatusCode};
 use nagare_engine::clock::{Clock, SystemClock};
@@ -207,6 +208,14 @@ pub async fn start_with_clock(
         None => None,
     };
     let mut stop = rx.clone();
+    // Responses are written as soon as they are ready, and SubscribeToShard events are small
+    // writes on a long-lived connection: without TCP_NODELAY, Nagle's algorithm holds an event
+    // back until the client's delayed ACK (tens of milliseconds).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {

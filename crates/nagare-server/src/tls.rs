@@ -117,6 +117,9 @@ pub async fn serve(
             },
             _ = stop.wait_for(|s| *s) => return,
         };
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
