@@ -178,6 +178,21 @@ mod tests {
     }
 
     #[test]
+    fn on_demand_shards_take_twice_the_provisioned_rate() {
+        let b = ShardBuckets::default();
+        let mut admit = Vec::new();
+        assert_eq!(
+            b.admit_writes(
+                0,
+                Rates::on_demand(),
+                std::iter::repeat_n(10, 2500),
+                &mut admit
+            ),
+            500
+        );
+    }
+
+    #[test]
     fn write_bucket_limits_bytes() {
         let b = ShardBuckets::default();
         let mut admit = Vec::new();

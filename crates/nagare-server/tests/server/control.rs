@@ -528,3 +528,54 @@ async fn unsupported_operations_answer_a_clear_error() {
         )
     );
 }
+
+#[tokio::test]
+async fn control_plane_calls_beyond_aws_rates_are_limit_exceeded() {
+    let clock = crate::common::manual_clock_now();
+    let t = TestServer::start_with(std::sync::Arc::new(clock.clone()), |c| {
+        c.engine.throughput_limits = true
+    })
+    .await;
+    t.client
+        .describe_limits()
+        .send()
+        .await
+        .expect("first DescribeLimits");
+    let e = t
+        .client
+        .describe_limits()
+        .send()
+        .await
+        .expect_err("1 per second");
+    assert_eq!(
+        err_parts(&e),
+        (
+            "LimitExceededException".into(),
+            "Rate exceeded for operation DescribeLimits under account 000000000000.".into()
+        )
+    );
+    clock.advance(1_000);
+    t.client
+        .describe_limits()
+        .send()
+        .await
+        .expect("a second later");
+    for i in 0..5 {
+        t.client
+            .create_stream()
+            .stream_name(format!("r{i}"))
+            .shard_count(1)
+            .send()
+            .await
+            .expect("5 CreateStream per second");
+    }
+    let e = t
+        .client
+        .create_stream()
+        .stream_name("r5")
+        .shard_count(1)
+        .send()
+        .await
+        .expect_err("sixth");
+    assert_eq!(err_parts(&e).0, "LimitExceededException");
+}
