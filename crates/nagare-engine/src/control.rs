@@ -76,7 +76,7 @@ pub struct Limits {
 }
 
 impl Engine {
-    fn open_shards_in_account(&self) -> u32 {
+    pub(crate) fn open_shards_in_account(&self) -> u32 {
         self.inner
             .streams
             .read()
@@ -111,14 +111,7 @@ impl Engine {
             ))
             .into());
         }
-        let current = self.open_shards_in_account();
-        if u64::from(current) + u64::from(shard_count) > u64::from(self.config().shard_limit) {
-            return Err(LimitExceeded(format!(
-                "This request would exceed the shard limit for the account {account} in {}. Current shard count for the account: {current}. Limit: {}. Number of additional shards that would have resulted from this request: {shard_count}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
-                self.config().region, self.config().shard_limit
-            ))
-            .into());
-        }
+        self.check_shard_quota(shard_count)?;
         if req.mode == StreamMode::OnDemand {
             let on_demand = self
                 .inner

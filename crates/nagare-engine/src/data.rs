@@ -67,6 +67,22 @@ pub struct RecordsPage {
     pub children: Option<Vec<ChildShardInfo>>,
 }
 
+/// The children of a closed shard as its end-of-shard answer lists them, each with all its
+/// parents (GetRecords and SubscribeToShard).
+pub(crate) fn child_shards(view: &StreamView, id: ShardId) -> Vec<ChildShardInfo> {
+    view.children_of(id)
+        .map(|c| ChildShardInfo {
+            shard: c.id,
+            parents: [c.meta.parent, c.meta.adjacent_parent]
+                .into_iter()
+                .flatten()
+                .map(ShardId)
+                .collect(),
+            range: c.range,
+        })
+        .collect()
+}
+
 pub struct ChildShardInfo {
     pub shard: ShardId,
     pub parents: Vec<ShardId>,
@@ -522,19 +538,7 @@ impl Engine {
         };
         let finished = !shard.is_open() && batch.next >= end;
         let (next_iterator, children) = if finished {
-            let children = view
-                .children_of(shard.id)
-                .map(|c| ChildShardInfo {
-                    shard: c.id,
-                    parents: [c.meta.parent, c.meta.adjacent_parent]
-                        .into_iter()
-                        .flatten()
-                        .map(ShardId)
-                        .collect(),
-                    range: c.range,
-                })
-                .collect();
-            (None, Some(children))
+            (None, Some(child_shards(&view, shard.id)))
         } else {
             let next = IteratorPosition {
                 offset: batch.next.0,

@@ -59,14 +59,9 @@ impl Engine {
         Ok(shard)
     }
 
-    fn check_shard_quota(&self, additional: u32) -> Result<(), LimitExceeded> {
-        let current: u32 = self
-            .inner
-            .streams
-            .read()
-            .values()
-            .map(|s| s.view().open_shard_count())
-            .sum();
+    /// LimitExceeded when `additional` more open shards would pass the account's shard limit.
+    pub(crate) fn check_shard_quota(&self, additional: u32) -> Result<(), LimitExceeded> {
+        let current = self.open_shards_in_account();
         if u64::from(current) + u64::from(additional) <= u64::from(self.config().shard_limit) {
             return Ok(());
         }

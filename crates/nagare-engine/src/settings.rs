@@ -7,7 +7,6 @@ use crate::error::{InvalidArgument, LimitExceeded, ResourceNotFound, SettingsErr
 use crate::meta::{BillingCommitment, StreamMode};
 use crate::metrics::SHARD_LEVEL_METRICS;
 use crate::{Engine, Stream};
-use std::sync::Arc;
 
 const DAY_MS: i64 = 86_400_000;
 /// AWS allows two stream-mode switches per rolling 24 hours.
@@ -211,29 +210,18 @@ impl Engine {
         Ok(next)
     }
 
-    fn stream_for_policy(&self, arn: &str) -> Result<Arc<Stream>, ResourceNotFound> {
-        let missing = || {
-            ResourceNotFound(format!(
-                "Resource {arn} under account {} not found.",
-                self.account()
-            ))
-        };
-        let name = self.resolve_name(None, Some(arn)).map_err(|_| missing())?;
-        self.stream(name).map_err(|_| missing())
-    }
-
     pub fn put_resource_policy(&self, arn: &str, policy: &str) -> Result<(), SettingsError> {
         if serde_json::from_str::<serde_json::Value>(policy).map_or(true, |v| !v.is_object()) {
             return Err(
                 InvalidArgument("Policy is not a valid JSON policy document.".into()).into(),
             );
         }
-        let stream = self.stream_for_policy(arn)?;
+        let stream = self.stream_by_resource_arn(arn)?;
         self.set_policy(&stream, Some(policy.to_owned()))
     }
 
     pub fn get_resource_policy(&self, arn: &str) -> Result<String, SettingsError> {
-        let stream = self.stream_for_policy(arn)?;
+        let stream = self.stream_by_resource_arn(arn)?;
         Ok(stream
             .view()
             .meta
@@ -243,7 +231,7 @@ impl Engine {
     }
 
     pub fn delete_resource_policy(&self, arn: &str) -> Result<(), SettingsError> {
-        let stream = self.stream_for_policy(arn)?;
+        let stream = self.stream_by_resource_arn(arn)?;
         if stream.view().meta.policy.is_none() {
             return Err(ResourceNotFound(format!(
                 "No resource policy found for resource ARN {arn}."

@@ -239,18 +239,7 @@ impl Subscription {
             }
             if !shard.is_open() && Offset(self.offset) >= end {
                 self.finished = true;
-                let children = view
-                    .children_of(self.shard)
-                    .map(|c| ChildShardInfo {
-                        shard: c.id,
-                        parents: [c.meta.parent, c.meta.adjacent_parent]
-                            .into_iter()
-                            .flatten()
-                            .map(ShardId)
-                            .collect(),
-                        range: c.range,
-                    })
-                    .collect();
+                let children = crate::data::child_shards(&view, self.shard);
                 self.event_success.increment(1);
                 return Some(SubscriptionEvent {
                     records: Vec::new(),

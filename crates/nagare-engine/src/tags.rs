@@ -18,8 +18,11 @@ fn allowed_tag_char(c: char) -> bool {
 }
 
 impl Engine {
-    /// A stream addressed by a resource ARN (only stream ARNs carry tags here).
-    fn stream_by_resource_arn(&self, arn: &str) -> Result<Arc<Stream>, ResourceNotFound> {
+    /// A stream addressed by a resource ARN (tags and policies; only stream ARNs here).
+    pub(crate) fn stream_by_resource_arn(
+        &self,
+        arn: &str,
+    ) -> Result<Arc<Stream>, ResourceNotFound> {
         let missing = || {
             ResourceNotFound(format!(
                 "Resource {arn} under account {} not found.",

@@ -18,7 +18,6 @@ use nagare_proto::eventstream;
 use nagare_proto::ops::Operation;
 use nagare_proto::ops::consumers::SubscribeToShardInput;
 use nagare_proto::ops::records::{RecordOut, ser_subscribe_event};
-use nagare_proto::ops::shapes::{ChildShard, HashKeyRange};
 use nagare_proto::{ErrorCode, WireError};
 use nagare_types::SequenceNumber;
 use std::convert::Infallible;
@@ -123,18 +122,10 @@ fn payload(json: Vec<u8>, encoding: Encoding) -> Vec<u8> {
 
 fn event_frame(out: &mut Vec<u8>, sub: &Subscription, ev: &SubscriptionEvent, encoding: Encoding) {
     let (tag, shard) = sub.position();
-    let children: Option<Vec<ChildShard>> = ev.children.as_ref().map(|cs| {
-        cs.iter()
-            .map(|c| ChildShard {
-                shard_id: c.shard.to_string(),
-                parent_shards: c.parents.iter().map(ToString::to_string).collect(),
-                hash_key_range: HashKeyRange {
-                    starting_hash_key: c.range.start.to_string(),
-                    ending_hash_key: c.range.end.to_string(),
-                },
-            })
-            .collect()
-    });
+    let children = ev
+        .children
+        .as_deref()
+        .map(crate::handlers::child_shards_out);
     let mut json = Vec::with_capacity(
         64 + ev
             .records

@@ -188,6 +188,23 @@ pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> Result<Rep
     }
 }
 
+/// The `ChildShards` of an end-of-shard answer (GetRecords, SubscribeToShard).
+pub(crate) fn child_shards_out(
+    children: &[nagare_engine::data::ChildShardInfo],
+) -> Vec<shapes::ChildShard> {
+    children
+        .iter()
+        .map(|c| shapes::ChildShard {
+            shard_id: c.shard.to_string(),
+            parent_shards: c.parents.iter().map(ToString::to_string).collect(),
+            hash_key_range: shapes::HashKeyRange {
+                starting_hash_key: c.range.start.to_string(),
+                ending_hash_key: c.range.end.to_string(),
+            },
+        })
+        .collect()
+}
+
 /// A shard as the wire shows it.
 fn shard_out(
     view: &nagare_engine::view::StreamView,

@@ -6,7 +6,6 @@ use crate::error::ServiceError;
 use nagare_engine::Engine;
 use nagare_engine::data::{IteratorStart, PutEntry, PutOp, PutResult};
 use nagare_proto::ops::records::*;
-use nagare_proto::ops::shapes::{ChildShard, HashKeyRange};
 use nagare_proto::{ErrorCode, WireError};
 
 fn invalid(msg: impl Into<String>) -> ServiceError {
@@ -178,18 +177,7 @@ pub fn get_records(engine: &Engine, input: GetRecordsInput) -> Result<Reply, Ser
         input.shard_iterator.as_deref().unwrap_or_default(),
         input.limit.map(|l| l as u32),
     )?;
-    let children: Option<Vec<ChildShard>> = page.children.as_ref().map(|cs| {
-        cs.iter()
-            .map(|c| ChildShard {
-                shard_id: c.shard.to_string(),
-                parent_shards: c.parents.iter().map(ToString::to_string).collect(),
-                hash_key_range: HashKeyRange {
-                    starting_hash_key: c.range.start.to_string(),
-                    ending_hash_key: c.range.end.to_string(),
-                },
-            })
-            .collect()
-    });
+    let children = page.children.as_deref().map(super::child_shards_out);
     let data_bytes: usize = page
         .records
         .iter()
