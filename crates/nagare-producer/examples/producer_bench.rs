@@ -12,6 +12,8 @@
 //! Each run creates a fresh stream (deleted afterwards), puts records with random partition
 //! keys as fast as the producer takes them for `--duration-secs`, then waits for every
 //! acknowledgement; the rate is acknowledged user records over the time to the last one.
+//! Records go in through `Producer::put_many` in batches of `--batch` (default 256);
+//! `--batch 1` uses `Producer::put`, one future per record.
 //! The producer's rate limiter is off unless `--rate-limit` is given (run the server with
 //! `--throughput-limits off`).
 
@@ -60,6 +62,10 @@ struct Args {
     /// it, since one request then carries some 40,000 user records).
     #[arg(long)]
     window: Option<usize>,
+    /// User records per `Producer::put_many` call; 1 puts each record with `Producer::put`
+    /// (a future per record).
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
 }
 
 fn client(endpoint: &str, connections: usize) -> aws_sdk_kinesis::Client {
@@ -122,36 +128,72 @@ async fn run(args: &Args, aggregation: bool) -> anyhow::Result<serde_json::Value
     let window = args
         .window
         .unwrap_or(if aggregation { 400_000 } else { 20_000 });
+    let batch = args.batch.max(1);
     let mut pending = FuturesUnordered::new();
+    let mut batches = FuturesUnordered::new();
+    let mut in_flight = 0usize;
     let (mut put, mut acked, mut failed, mut kinesis_records, mut max_attempts) =
         (0u64, 0u64, 0u64, 0u64, 0u32);
     let mut key = rand::random::<u64>();
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(args.duration_secs);
+    let mut tally = |r: Result<nagare_producer::PutOutcome, nagare_producer::PutError>| match r {
+        Ok(o) => {
+            acked += 1;
+            kinesis_records += u64::from(o.sub_sequence == 0);
+            max_attempts = max_attempts.max(o.attempts);
+        }
+        Err(e) => {
+            if failed == 0 {
+                eprintln!("producer_bench: {e}");
+            }
+            failed += 1;
+        }
+    };
     loop {
-        if pending.len() < window && Instant::now() < end {
-            for _ in 0..256 {
-                // A cheap spread of partition keys over the whole hash space.
-                key = key
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                pending.push(producer.put(&stream, format!("{key:016x}"), payload.clone(), None));
-                put += 1;
+        if in_flight < window && Instant::now() < end {
+            if batch == 1 {
+                for _ in 0..256 {
+                    // A cheap spread of partition keys over the whole hash space.
+                    key = key
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    pending.push(producer.put(
+                        &stream,
+                        format!("{key:016x}"),
+                        payload.clone(),
+                        None,
+                    ));
+                }
+                put += 256;
+                in_flight += 256;
+            } else {
+                let records = (0..batch).map(|_| {
+                    key = key
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (format!("{key:016x}"), payload.clone())
+                });
+                batches.push(producer.put_many(&stream, records));
+                put += batch as u64;
+                in_flight += batch;
             }
             continue;
         }
-        match pending.next().await {
-            Some(Ok(o)) => {
-                acked += 1;
-                kinesis_records += u64::from(o.sub_sequence == 0);
-                max_attempts = max_attempts.max(o.attempts);
-            }
-            Some(Err(e)) => {
-                if failed == 0 {
-                    eprintln!("producer_bench: {e}");
-                }
-                failed += 1;
-            }
+        let done = if batch == 1 {
+            pending.next().await.map(|r| {
+                tally(r);
+                1
+            })
+        } else {
+            batches.next().await.map(|rs: Vec<_>| {
+                let n = rs.len();
+                rs.into_iter().for_each(&mut tally);
+                n
+            })
+        };
+        match done {
+            Some(n) => in_flight -= n,
             None => {
                 if Instant::now() >= end {
                     break;
@@ -171,6 +213,7 @@ async fn run(args: &Args, aggregation: bool) -> anyhow::Result<serde_json::Value
         "connections": args.connections,
         "rate_limit": args.rate_limit,
         "window": window,
+        "batch": batch,
         "user_records_put": put,
         "user_records_acked": acked,
         "user_records_failed": failed,

@@ -21,7 +21,7 @@ use crate::config::ProducerConfig;
 use crate::error::{ErrorInfo, PutError};
 use crate::limiter::Limiter;
 use crate::metrics as m;
-use crate::producer::PutOutcome;
+use crate::producer::{BatchSlot, PutOutcome};
 use crate::shard_map::{ShardMap, ShardRange};
 use bytes::Bytes;
 use nagare_agg::AggregateBuilder;
@@ -40,7 +40,7 @@ const MAP_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// A shard out of rate-limit tokens is not looked at again for at least this long, so a
 /// throttled shard sends a few larger requests instead of many one-record ones.
 const LIMITER_TICK: Duration = Duration::from_millis(25);
-/// Commands handled per loop turn before the pipeline is pumped.
+/// User records taken in per loop turn before the pipeline is pumped.
 const COMMAND_BATCH: usize = 1024;
 /// Error code counted when an aggregate lands on another shard than predicted.
 const WRONG_SHARD: &str = "Wrong Shard";
@@ -48,7 +48,16 @@ const EXPIRED: &str = "Expired";
 
 /// What `Producer` handles send.
 pub(crate) enum Command {
-    Put { stream: Arc<str>, record: Pending },
+    Put {
+        stream: Arc<str>,
+        record: Pending,
+    },
+    /// Several user records of one stream (`Producer::put_many`): one channel message and one
+    /// stream lookup for all of them.
+    PutMany {
+        stream: Arc<str>,
+        records: Vec<Pending>,
+    },
     Flush(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -68,13 +77,69 @@ pub(crate) struct Pending {
     pub permits: u32,
     /// Flush generation it was accepted in (see `Dispatcher::epochs`).
     pub epoch: u64,
-    pub tx: oneshot::Sender<Result<PutOutcome, PutError>>,
+    pub tx: Completion,
+}
+
+/// Where a finished record's result goes.
+pub(crate) enum Completion {
+    /// Its own future (`Producer::put`).
+    One(oneshot::Sender<Result<PutOutcome, PutError>>),
+    /// A slot of a batch's shared result vector (`Producer::put_many`).
+    Batch(BatchTicket),
+}
+
+/// The right to fill slot `index` of a batch's results. Dropped unused (the pipeline stopped
+/// without finishing the record), it fills the slot with [`PutError::ShutDown`], as a dropped
+/// oneshot sender does for `put`.
+pub(crate) struct BatchTicket {
+    slot: Arc<BatchSlot>,
+    index: u32,
+    done: bool,
+}
+
+impl BatchTicket {
+    pub(crate) fn new(slot: Arc<BatchSlot>, index: u32) -> Self {
+        BatchTicket {
+            slot,
+            index,
+            done: false,
+        }
+    }
+
+    fn send(mut self, result: Result<PutOutcome, PutError>) {
+        self.done = true;
+        self.slot.complete(self.index as usize, result);
+    }
+}
+
+impl Drop for BatchTicket {
+    fn drop(&mut self) {
+        if !self.done {
+            self.slot
+                .complete(self.index as usize, Err(PutError::ShutDown));
+        }
+    }
+}
+
+impl Completion {
+    fn send(self, result: Result<PutOutcome, PutError>) {
+        match self {
+            // The caller may have dropped its future; the record is finished all the same.
+            Completion::One(tx) => {
+                let _ = tx.send(result);
+            }
+            Completion::Batch(ticket) => ticket.send(result),
+        }
+    }
 }
 
 /// A Kinesis record ready to send: one raw user record or an aggregate.
 struct KinesisRecord {
     records: Vec<Pending>,
+    /// For an aggregate, `entry.data` is empty until it is sent: `aggregate` is encoded (and
+    /// MD5-summed) by the request's task, off the pipeline task.
     entry: Entry,
+    aggregate: Option<Box<AggregateBuilder>>,
     predicted: Option<Arc<str>>,
     /// Send by then (earliest user record's arrival + RecordMaxBufferedTime).
     deadline: Instant,
@@ -92,6 +157,7 @@ impl KinesisRecord {
         KinesisRecord {
             size: entry.data.len() + entry.partition_key.len(),
             entry,
+            aggregate: None,
             records: vec![record],
             predicted,
             deadline,
@@ -156,13 +222,14 @@ impl ShardState {
                 self.open_deadline,
             ));
         }
-        let data = Bytes::from(self.builder.finish());
-        self.builder.clear();
+        // Encoded by the request's task (see `KinesisRecord::aggregate`).
+        let builder = Box::new(std::mem::take(&mut self.builder));
         let first = records.first().map(|r| r.hash_key).unwrap_or_default();
         Some(KinesisRecord {
-            size: data.len() + AGGREGATE_PARTITION_KEY.len(),
+            size: builder.encoded_len() + AGGREGATE_PARTITION_KEY.len(),
+            aggregate: Some(builder),
             entry: Entry {
-                data,
+                data: Bytes::new(),
                 partition_key: AGGREGATE_PARTITION_KEY.to_owned(),
                 explicit_hash_key: Some(first.to_string()),
             },
@@ -428,10 +495,10 @@ impl Dispatcher {
                     let now = Instant::now();
                     match cmd {
                         Some(cmd) => {
-                            self.handle(cmd, now);
-                            for _ in 1..COMMAND_BATCH {
+                            let mut taken = self.handle(cmd, now);
+                            while taken < COMMAND_BATCH {
                                 match self.commands.try_recv() {
-                                    Ok(cmd) => self.handle(cmd, now),
+                                    Ok(cmd) => taken += self.handle(cmd, now),
                                     Err(_) => break,
                                 }
                             }
@@ -455,31 +522,53 @@ impl Dispatcher {
         }
     }
 
-    fn handle(&mut self, cmd: Command, now: Instant) {
+    /// Handle one command; returns how many user records it brought (at least 1).
+    fn handle(&mut self, cmd: Command, now: Instant) -> usize {
         match cmd {
-            Command::Put { stream, mut record } => {
-                record.epoch = self.epoch;
-                if let Some(e) = self.epochs.back_mut() {
-                    e.1 += 1;
-                }
-                self.outstanding += 1;
-                let s = self
-                    .streams
-                    .entry(Arc::clone(&stream))
-                    .or_insert_with(|| StreamState::new(stream, now));
-                s.outstanding += 1;
-                s.received += 1;
-                s.add(&self.config, record, now);
+            Command::Put { stream, record } => {
+                self.accept(stream, std::iter::once(record), 1, now);
+                1
+            }
+            Command::PutMany { stream, records } => {
+                let n = records.len();
+                self.accept(stream, records, n, now);
+                n.max(1)
             }
             Command::Flush(tx) => {
                 self.flush_waiters.push((self.epoch, tx));
                 self.epoch += 1;
                 self.epochs.push_back((self.epoch, 0));
+                1
             }
             Command::Shutdown(tx) => {
                 self.shutting_down = true;
                 self.shutdown_waiters.push(tx);
+                1
             }
+        }
+    }
+
+    /// Take in `n` user records of `stream`.
+    fn accept(
+        &mut self,
+        stream: Arc<str>,
+        records: impl IntoIterator<Item = Pending>,
+        n: usize,
+        now: Instant,
+    ) {
+        if let Some(e) = self.epochs.back_mut() {
+            e.1 += n;
+        }
+        self.outstanding += n;
+        let s = self
+            .streams
+            .entry(Arc::clone(&stream))
+            .or_insert_with(|| StreamState::new(stream, now));
+        s.outstanding += n;
+        s.received += n as u64;
+        for mut record in records {
+            record.epoch = self.epoch;
+            s.add(&self.config, record, now);
         }
     }
 
@@ -664,6 +753,7 @@ impl Dispatcher {
         let buffering = metrics::histogram!(m::BUFFERING_TIME, &labels);
         let mut entries = Vec::with_capacity(batch.len());
         let mut sent = Vec::with_capacity(batch.len());
+        let mut aggregates = Vec::new();
         let mut users = 0usize;
         for mut kr in batch {
             for r in &mut kr.records {
@@ -673,8 +763,15 @@ impl Dispatcher {
                 r.attempts += 1;
             }
             users += kr.records.len();
+            let data_len = match &kr.aggregate {
+                Some(b) => b.encoded_len(),
+                None => kr.entry.data.len(),
+            };
+            if let Some(b) = kr.aggregate {
+                aggregates.push((entries.len(), b));
+            }
             sent.push(SentRecord {
-                data_len: kr.entry.data.len(),
+                data_len,
                 records: kr.records,
                 predicted: kr.predicted,
             });
@@ -684,11 +781,18 @@ impl Dispatcher {
             .record(entries.len() as f64);
         metrics::histogram!(m::USER_RECORDS_PER_PUT_RECORDS_REQUEST, &labels).record(users as f64);
         let stream = Arc::clone(&s.name);
-        let call = self.backend.put_records(Arc::clone(&stream), entries);
+        let backend = Arc::clone(&self.backend);
         let events = self.events_tx.clone();
         tokio::spawn(async move {
+            // Encoding aggregates (an MD5 over each) here spreads that work over the
+            // runtime's threads instead of holding up the pipeline task.
+            for (i, b) in aggregates {
+                if let Some(e) = entries.get_mut(i) {
+                    e.data = Bytes::from(b.finish());
+                }
+            }
             let started = Instant::now();
-            let result = call.await;
+            let result = backend.put_records(Arc::clone(&stream), entries).await;
             let _ = events.send(Event::PutDone {
                 stream,
                 batch: sent,
@@ -974,8 +1078,7 @@ impl Dispatcher {
         if let Some(e) = self.epochs.iter_mut().find(|e| e.0 == r.epoch) {
             e.1 -= 1;
         }
-        // The caller may have dropped its future; the record is finished all the same.
-        let _ = r.tx.send(result);
+        r.tx.send(result);
     }
 
     fn next_wakeup(&self, now: Instant) -> Option<Instant> {

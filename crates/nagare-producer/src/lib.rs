@@ -63,7 +63,7 @@ mod shard_map;
 pub use config::{ConfigError, ProducerConfig, ProducerConfigBuilder};
 pub use error::{ErrorInfo, PutError};
 pub use nagare_agg as agg;
-pub use producer::{Producer, PutFuture, PutOutcome};
+pub use producer::{Producer, PutFuture, PutManyFuture, PutOutcome};
 
 #[cfg(test)]
 mod tests;

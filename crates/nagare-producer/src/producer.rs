@@ -2,7 +2,7 @@
 
 use crate::backend::{Backend, SdkBackend};
 use crate::config::{MAX_RECORD_BYTES, ProducerConfig};
-use crate::dispatcher::{Command, Dispatcher, Pending};
+use crate::dispatcher::{BatchTicket, Command, Completion, Dispatcher, Pending};
 use crate::error::PutError;
 use bytes::Bytes;
 use nagare_types::{HashKey, hash_partition_key};
@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -180,6 +180,118 @@ impl Producer {
         }
     }
 
+    /// Queue several user records for `stream` at once; the returned future resolves, when
+    /// every one of them has finished, to their results in input order.
+    ///
+    /// The same records through [`put`](Self::put) would behave the same; this is the cheaper
+    /// way in for a caller with many records at hand: one channel message, one buffer-permit
+    /// acquisition and one shared result slot for the whole batch instead of a future, a
+    /// channel message and a completion per record. Invalid records fail in their slots
+    /// without being sent. A batch costing more than
+    /// [`ProducerConfig::max_buffered_bytes`] waits only for the whole buffer.
+    ///
+    /// ```no_run
+    /// # async fn example(producer: nagare_producer::Producer) {
+    /// let results = producer
+    ///     .put_many("s", [("k1", b"one".to_vec()), ("k2", b"two".to_vec())])
+    ///     .await;
+    /// assert!(results.iter().all(|r| r.is_ok()));
+    /// # }
+    /// ```
+    pub fn put_many<K, D>(
+        &self,
+        stream: &str,
+        records: impl IntoIterator<Item = (K, D)>,
+    ) -> PutManyFuture
+    where
+        K: Into<String>,
+        D: Into<Bytes>,
+    {
+        let records = records.into_iter();
+        let mut results: Vec<Option<PutResult>> = Vec::with_capacity(records.size_hint().0);
+        let mut pending: Vec<Pending> = Vec::with_capacity(records.size_hint().0);
+        let slot = Arc::new(BatchSlot::default());
+        let closed = self.inner.closed.load(Ordering::Acquire);
+        let mut total = 0usize;
+        let arrived = Instant::now();
+        for (index, (partition_key, data)) in records.enumerate() {
+            let partition_key: String = partition_key.into();
+            let data: Bytes = data.into();
+            if closed {
+                results.push(Some(Err(PutError::ShutDown)));
+                continue;
+            }
+            match validate(&partition_key, &data, None) {
+                Err(e) => results.push(Some(Err(e))),
+                Ok((hash_key, explicit_hash_key)) => {
+                    results.push(None);
+                    let cost = record_cost(data.len(), partition_key.len());
+                    total = total.saturating_add(cost);
+                    pending.push(Pending {
+                        partition_key,
+                        explicit_hash_key,
+                        hash_key,
+                        data,
+                        arrived,
+                        attempts: 0,
+                        last_error: None,
+                        permits: u32::try_from(cost).unwrap_or(u32::MAX),
+                        epoch: 0,
+                        tx: Completion::Batch(BatchTicket::new(
+                            Arc::clone(&slot),
+                            u32::try_from(index).unwrap_or(u32::MAX),
+                        )),
+                    });
+                }
+            }
+        }
+        if pending.is_empty() {
+            return PutManyFuture {
+                state: ManyState::Ready(Some(results.into_iter().flatten().collect())),
+            };
+        }
+        // A batch larger than the whole buffer waits for the whole buffer; its records then
+        // carry exactly the permits taken, so they give back no more than that.
+        let permits = total
+            .min(self.inner.config.max_buffered_bytes)
+            .min(u32::MAX as usize);
+        if permits < total {
+            let mut left = permits;
+            for r in &mut pending {
+                let take = (r.permits as usize).min(left);
+                r.permits = take as u32;
+                left -= take;
+            }
+        }
+        let permits = permits as u32;
+        if let Ok(mut st) = slot.state.lock() {
+            st.remaining = pending.len();
+            st.results = results;
+        }
+        let stream = self.inner.stream_name(stream);
+        let batch = ManyJob {
+            stream,
+            records: pending,
+            permits,
+        };
+        match Arc::clone(&self.inner.buffer).try_acquire_many_owned(permits) {
+            Ok(permit) => PutManyFuture {
+                state: self.inner.enqueue_many(batch, slot, permit),
+            },
+            Err(_) => {
+                let acquire = Box::pin(Arc::clone(&self.inner.buffer).acquire_many_owned(permits));
+                PutManyFuture {
+                    state: ManyState::Waiting {
+                        acquire,
+                        job: Some(batch),
+                        slot,
+                        inner: Arc::clone(&self.inner),
+                    },
+                }
+            }
+        }
+    }
+
     /// Send everything buffered now, without waiting for `RecordMaxBufferedTime`, and wait
     /// until every record accepted before this call has finished (acknowledged or failed).
     pub async fn flush(&self) {
@@ -264,6 +376,28 @@ impl Inner {
         }
     }
 
+    /// Hand a batch to the pipeline; its permits now belong to the dispatcher.
+    fn enqueue_many(
+        &self,
+        job: ManyJob,
+        slot: Arc<BatchSlot>,
+        permit: OwnedSemaphorePermit,
+    ) -> ManyState {
+        permit.forget();
+        // Records dropped unsent (closed producer, stopped pipeline) fill their slots with
+        // `ShutDown` as they go (see `BatchTicket`).
+        if self.closed.load(Ordering::Acquire) {
+            self.buffer.add_permits(job.permits as usize);
+            drop(job);
+        } else {
+            let _ = self.commands.send(Command::PutMany {
+                stream: job.stream,
+                records: job.records,
+            });
+        }
+        ManyState::Queued(slot)
+    }
+
     /// Hand a record to the pipeline; its permits now belong to the dispatcher.
     fn enqueue(&self, job: Job, permit: OwnedSemaphorePermit) -> State {
         permit.forget();
@@ -282,7 +416,7 @@ impl Inner {
             last_error: None,
             permits: job.permits,
             epoch: 0,
-            tx,
+            tx: Completion::One(tx),
         };
         match self.commands.send(Command::Put {
             stream: job.stream,
@@ -363,6 +497,137 @@ impl Future for PutFuture {
                         .poll(cx)
                         .map(|r| r.unwrap_or(Err(PutError::ShutDown)));
                 }
+            }
+        }
+    }
+}
+
+/// A batch waiting for buffer room.
+struct ManyJob {
+    stream: Arc<str>,
+    records: Vec<Pending>,
+    permits: u32,
+}
+
+/// The shared result vector of one [`Producer::put_many`], filled by the dispatcher.
+#[derive(Default)]
+pub(crate) struct BatchSlot {
+    state: Mutex<BatchState>,
+}
+
+#[derive(Default)]
+struct BatchState {
+    /// `None` for records not finished yet.
+    results: Vec<Option<PutResult>>,
+    remaining: usize,
+    waker: Option<Waker>,
+}
+
+impl BatchSlot {
+    /// Record the result of the batch's record `index`; wakes the future on the last one.
+    pub(crate) fn complete(&self, index: usize, result: PutResult) {
+        let waker = {
+            let Ok(mut st) = self.state.lock() else {
+                return;
+            };
+            if let Some(r) = st.results.get_mut(index) {
+                *r = Some(result);
+            }
+            st.remaining = st.remaining.saturating_sub(1);
+            if st.remaining == 0 {
+                st.waker.take()
+            } else {
+                None
+            }
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<Vec<PutResult>> {
+        let Ok(mut st) = self.state.lock() else {
+            return Poll::Ready(Vec::new());
+        };
+        if st.remaining == 0 {
+            let results = std::mem::take(&mut st.results);
+            return Poll::Ready(
+                results
+                    .into_iter()
+                    .map(|r| r.unwrap_or(Err(PutError::ShutDown)))
+                    .collect(),
+            );
+        }
+        match &st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+enum ManyState {
+    Ready(Option<Vec<PutResult>>),
+    Waiting {
+        acquire: Acquire,
+        job: Option<ManyJob>,
+        slot: Arc<BatchSlot>,
+        inner: Arc<Inner>,
+    },
+    Queued(Arc<BatchSlot>),
+}
+
+/// The acknowledgement of one [`Producer::put_many`]: resolves, once every record of the
+/// batch has finished, to each record's result in input order.
+#[must_use = "a put is only known to succeed once its future resolves"]
+pub struct PutManyFuture {
+    state: ManyState,
+}
+
+impl std::fmt::Debug for PutManyFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state {
+            ManyState::Ready(_) => "ready",
+            ManyState::Waiting { .. } => "waiting for buffer room",
+            ManyState::Queued(_) => "queued",
+        };
+        f.debug_struct("PutManyFuture")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl Future for PutManyFuture {
+    type Output = Vec<PutResult>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<PutResult>> {
+        loop {
+            match &mut self.state {
+                ManyState::Ready(results) => {
+                    return Poll::Ready(results.take().unwrap_or_default());
+                }
+                ManyState::Waiting {
+                    acquire,
+                    job,
+                    slot,
+                    inner,
+                } => {
+                    let slot = Arc::clone(slot);
+                    let next = match ready!(acquire.as_mut().poll(cx)) {
+                        Ok(permit) => match job.take() {
+                            Some(job) => inner.enqueue_many(job, slot, permit),
+                            None => ManyState::Queued(slot),
+                        },
+                        // The semaphore is closed when the pipeline has stopped: dropping the
+                        // records fails them.
+                        Err(_) => {
+                            job.take();
+                            ManyState::Queued(slot)
+                        }
+                    };
+                    self.state = next;
+                }
+                ManyState::Queued(slot) => return slot.poll(cx),
             }
         }
     }

@@ -651,3 +651,67 @@ fn records_kpl_metrics() {
     assert_eq!(recorder.get(crate::metrics::ERRORS_BY_CODE), 1);
     assert_eq!(recorder.get(crate::metrics::ALL_ERRORS), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn put_many_aggregates_and_answers_in_input_order() {
+    let fake = Fake::new(1);
+    let p = producer(&fake, ProducerConfig::default());
+    let records = (0..10).map(|i| (format!("pk{i}"), format!("d{i}").into_bytes()));
+    let mut with_invalid: Vec<(String, Vec<u8>)> = records.collect();
+    with_invalid.insert(3, (String::new(), b"no key".to_vec()));
+    let results = p.put_many("s", with_invalid).await;
+    assert_eq!(results.len(), 11);
+    assert!(matches!(results[3], Err(PutError::InvalidRecord(_))));
+    let outcomes: Vec<_> = results
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3)
+        .map(|(_, r)| r.unwrap())
+        .collect();
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 1);
+    let users = nagare_agg::deaggregate("a", &reqs[0].1[0].data);
+    assert_eq!(users.len(), 10);
+    for (i, (u, o)) in users.iter().zip(&outcomes).enumerate() {
+        assert_eq!(u.record.partition_key, format!("pk{i}"));
+        assert_eq!(o.sub_sequence, i as u64);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn put_many_waits_for_buffer_room_and_fails_after_shutdown() {
+    let fake = Fake::new(1);
+    let min = crate::producer::record_cost(crate::config::MAX_RECORD_BYTES, 256);
+    let p = producer(
+        &fake,
+        config()
+            .max_buffered_bytes(min)
+            .aggregation_enabled(false)
+            .build()
+            .unwrap(),
+    );
+    let big = vec![0u8; 600 * 1024];
+    // Each batch costs more than the whole buffer: it waits for the whole buffer.
+    let first = p.put_many("s", [("a", big.clone()), ("b", big.clone())]);
+    let second = p.put_many("s", [("c", big.clone())]);
+    let (r1, r2) = tokio::join!(first, second);
+    assert!(r1.iter().chain(&r2).all(Result::is_ok), "{r1:?} {r2:?}");
+    let reqs = fake.requests();
+    assert_eq!(
+        reqs.len(),
+        2,
+        "the second batch waited for the first to finish"
+    );
+    assert_eq!(reqs[0].1.len(), 2);
+    assert_eq!(reqs[1].1[0].partition_key, "c");
+    p.shutdown().await;
+    assert_eq!(
+        p.put_many("s", [("late", b"x".to_vec())]).await,
+        vec![Err(PutError::ShutDown)]
+    );
+    assert!(
+        p.put_many("s", Vec::<(String, Vec<u8>)>::new())
+            .await
+            .is_empty()
+    );
+}
