@@ -150,13 +150,25 @@ impl Backend for SdkBackend {
                     retryable: true,
                 });
             }
+            // A response names a few shards many times: one `Arc<str>` per distinct id (the
+            // first 16 ids are remembered, so a request spread over many shards stays linear).
+            let mut shard_ids: Vec<Arc<str>> = Vec::new();
             Ok(out
                 .records()
                 .iter()
                 .map(
                     |r| match (r.error_code(), r.shard_id(), r.sequence_number()) {
                         (None, Some(shard), Some(seq)) => EntryResult::Ok {
-                            shard_id: shard.into(),
+                            shard_id: match shard_ids.iter().find(|s| &***s == shard) {
+                                Some(s) => Arc::clone(s),
+                                None => {
+                                    let s: Arc<str> = shard.into();
+                                    if shard_ids.len() < 16 {
+                                        shard_ids.push(Arc::clone(&s));
+                                    }
+                                    s
+                                }
+                            },
                             sequence_number: seq.into(),
                         },
                         (code, _, _) => EntryResult::Failed(ErrorInfo {
