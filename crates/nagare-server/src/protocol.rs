@@ -141,7 +141,7 @@ pub fn envelope(
     };
     let target = header("x-amz-target").unwrap_or_default();
     let (service, op_name) = target.split_once('.').unwrap_or((target, ""));
-    let service_ok = !service.is_empty() && format!("{service}.") == TARGET_PREFIX;
+    let service_ok = TARGET_PREFIX.strip_suffix('.') == Some(service);
     let op = if service_ok {
         Operation::from_name(op_name)
     } else {
@@ -163,8 +163,7 @@ pub fn envelope(
     }
     let Some(encoding) = encoding else {
         if content_type == "application/json" {
-            let parses = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
-                && first_non_ws(body) == Some(b'{');
+            let parses = !is_malformed_json(body) && first_non_ws(body) == Some(b'{');
             let (status, inner) = if parses {
                 (
                     StatusCode::NOT_FOUND,
@@ -193,10 +192,12 @@ pub fn envelope(
         ));
     };
     let transcoded = match encoding {
+        // Only the shape is checked here: the handler's typed parse rejects malformed JSON
+        // with the same bare SerializationException, so a valid request is parsed once.
+        // Requests that stop before that parse (unknown operation, failed authentication)
+        // check the syntax below, keeping AWS's order of errors.
         Encoding::Json => {
-            if first_non_ws(body) != Some(b'{')
-                || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err()
-            {
+            if first_non_ws(body) != Some(b'{') {
                 return Envelope::Reply(error_response(
                     &WireError::bare(ErrorCode::Serialization),
                     encoding,
@@ -204,27 +205,38 @@ pub fn envelope(
             }
             None
         }
-        // `cbor_to_json` yields a JSON object or fails, so the JSON checks above hold by
+        // `cbor_to_json` yields a JSON object or fails, so the JSON checks hold by
         // construction (the fuzz target `cbor_request` asserts it).
         Encoding::Cbor => match cbor::cbor_to_json(body) {
             Ok(json) => Some(json),
             Err(e) => return Envelope::Reply(error_response(&e, encoding)),
         },
     };
+    let json = transcoded.as_deref().unwrap_or(body);
+    let refuse = |err: WireError| {
+        let err = if is_malformed_json(json) {
+            WireError::bare(ErrorCode::Serialization)
+        } else {
+            err
+        };
+        Envelope::Reply(error_response(&err, encoding))
+    };
     let Some(op) = op else {
-        return Envelope::Reply(error_response(
-            &WireError::bare(ErrorCode::UnknownOperation),
-            encoding,
-        ));
+        return refuse(WireError::bare(ErrorCode::UnknownOperation));
     };
     if let Some(err) = check_auth(headers, query) {
-        return Envelope::Reply(error_response(&err, encoding));
+        return refuse(err);
     }
     Envelope::Call(Call {
         op,
         encoding,
         transcoded,
     })
+}
+
+/// Whether `body` is not one syntactically valid JSON value (error paths only).
+pub(crate) fn is_malformed_json(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err()
 }
 
 fn first_non_ws(body: &[u8]) -> Option<u8> {

@@ -119,6 +119,10 @@ fn admit(engine: &Engine, op: Operation, body: &[u8]) -> Result<(), ServiceError
     if engine.admit_control(op.name(), &scope, per_sec) {
         return Ok(());
     }
+    // A malformed body is a SerializationException before it is anything else.
+    if crate::protocol::is_malformed_json(body) {
+        return Err(ServiceError(WireError::bare(ErrorCode::Serialization)));
+    }
     Err(ServiceError(WireError::new(
         ErrorCode::LimitExceeded,
         format!(
@@ -146,7 +150,10 @@ pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> Result<Rep
         O::DecreaseStreamRetentionPeriod => {
             streams::change_retention(engine, parse(op, body)?, false)
         }
-        O::DescribeLimits => streams::describe_limits(engine),
+        O::DescribeLimits => {
+            parse::<serde::de::IgnoredAny>(op, body)?;
+            streams::describe_limits(engine)
+        }
         O::PutRecord => records::put_record(engine, parse(op, body)?).await,
         O::PutRecords => records::put_records(engine, parse(op, body)?).await,
         O::GetShardIterator => records::get_shard_iterator(engine, parse(op, body)?),
@@ -171,7 +178,10 @@ pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> Result<Rep
             admin::set_enhanced_monitoring(engine, parse(op, body)?, false)
         }
         O::UpdateStreamWarmThroughput => admin::update_warm_throughput(engine, parse(op, body)?),
-        O::DescribeAccountSettings => admin::describe_account_settings(engine),
+        O::DescribeAccountSettings => {
+            parse::<serde::de::IgnoredAny>(op, body)?;
+            admin::describe_account_settings(engine)
+        }
         O::UpdateAccountSettings => admin::update_account_settings(engine, parse(op, body)?),
         O::PutResourcePolicy => admin::put_resource_policy(engine, parse(op, body)?),
         O::GetResourcePolicy => admin::get_resource_policy(engine, parse(op, body)?),

@@ -73,6 +73,21 @@ async fn unparseable_json_is_a_serialization_error() {
     t.call("Nope", "{bad")
         .await
         .assert_error(400, "SerializationException", None);
+    // Operations whose handlers read no members still refuse malformed bodies.
+    t.call("DescribeLimits", "{bad")
+        .await
+        .assert_error(400, "SerializationException", None);
+    t.call("DescribeAccountSettings", "{\"a\":")
+        .await
+        .assert_error(400, "SerializationException", None);
+    // Malformed JSON is reported before missing authentication.
+    let h = [
+        ("Content-Type", "application/x-amz-json-1.1"),
+        ("X-Amz-Target", "Kinesis_20131202.PutRecords"),
+    ];
+    t.raw("POST", &h, b"{\"Records\":[")
+        .await
+        .assert_error(400, "SerializationException", None);
 }
 
 #[tokio::test]
