@@ -188,16 +188,9 @@ impl Engine {
         from: ConsumerStatus,
     ) {
         let engine = self.clone();
-        let finish = move || engine.finish_consumer(&stream, &consumer, from);
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) => {
-                h.spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    finish();
-                });
-            }
-            Err(_) => finish(),
-        }
+        crate::control::run_after(delay, move || {
+            engine.finish_consumer(&stream, &consumer, from)
+        });
     }
 
     fn finish_consumer(&self, stream: &str, consumer: &str, from: ConsumerStatus) {

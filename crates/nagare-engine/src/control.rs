@@ -238,16 +238,7 @@ impl Engine {
     /// (DELETING). Needs a Tokio runtime; without one the change applies at once.
     pub(crate) fn finish_later(&self, name: String, tag: u32, delay: Duration, from: StreamStatus) {
         let engine = self.clone();
-        let finish = move || engine.finish_transition(&name, tag, from);
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) => {
-                h.spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    finish();
-                });
-            }
-            Err(_) => finish(),
-        }
+        run_after(delay, move || engine.finish_transition(&name, tag, from));
     }
 
     fn finish_transition(&self, name: &str, tag: u32, from: StreamStatus) {
@@ -744,4 +735,18 @@ fn encode_token_text(s: &str) -> String {
 
 fn decode_token_text(t: &str) -> Option<String> {
     String::from_utf8(URL_SAFE_NO_PAD.decode(t).ok()?).ok()
+}
+
+/// Runs `f` after `delay` on the current Tokio runtime; without one (tests driving the engine
+/// synchronously), at once.
+pub(crate) fn run_after(delay: Duration, f: impl FnOnce() + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => {
+            h.spawn(async move {
+                tokio::time::sleep(delay).await;
+                f();
+            });
+        }
+        Err(_) => f(),
+    }
 }

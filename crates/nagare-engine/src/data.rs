@@ -140,21 +140,24 @@ impl Engine {
         entries: &[PutEntry<'_>],
         keys: &[HashKey],
     ) -> Result<Option<Vec<PutResult>>, PutRecordsError> {
-        // Group entries by shard, preserving input order within each group.
-        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+        // Group entries by shard in ascending shard order, preserving input order within each
+        // group (the sort is stable). Ascending shard order is also the order reshards seal
+        // shards in, so appends entering the gates below never wait on a reshard in a cycle.
+        let mut routed: Vec<(usize, usize)> = Vec::with_capacity(keys.len());
         for (i, key) in keys.iter().enumerate() {
             let shard = view
                 .route(*key)
                 .ok_or_else(|| StorageFailure(format!("no open shard owns hash key {key}")))?;
-            let pos = view.position(shard.id).unwrap_or(0);
-            match groups.iter_mut().find(|(p, _)| *p == pos) {
-                Some((_, members)) => members.push(i),
-                None => groups.push((pos, vec![i])),
+            routed.push((view.position(shard.id).unwrap_or(0), i));
+        }
+        routed.sort_by_key(|(pos, _)| *pos);
+        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (pos, i) in routed {
+            match groups.last_mut() {
+                Some((p, members)) if *p == pos => members.push(i),
+                _ => groups.push((pos, vec![i])),
             }
         }
-        // Enter the shards' write gates in ascending shard order (the order reshards seal
-        // them in), so appends and reshards never wait on each other in a cycle.
-        groups.sort_by_key(|(pos, _)| *pos);
         let mut guards = Vec::with_capacity(groups.len());
         for (pos, _) in &groups {
             let Some(shard) = view.shards.get(*pos) else {
