@@ -452,12 +452,11 @@ impl Engine {
             ))
             .into());
         }
-        if let Some(t) = req
+        if req
             .stream_creation_ms
-            .filter(|t| *t != view.meta.created_ms)
+            .is_some_and(|t| t != view.meta.created_ms)
         {
             // A different incarnation of the name: AWS answers as if the stream did not exist.
-            let _ = t;
             return Err(crate::error::StreamNotFound {
                 stream: name,
                 account: self.account().to_owned(),
@@ -465,14 +464,12 @@ impl Engine {
             .into());
         }
         let max = max.clamp(1, caps::LIST_SHARDS_MAX_RESULTS as u32) as usize;
-        let cutoff = now - view.retention_ms();
         let matching: Vec<usize> = (0..view.shards.len())
             .filter(|&i| {
                 let Some(s) = view.shards.get(i) else {
                     return false;
                 };
-                after.is_none_or(|a| s.id > a)
-                    && filter.is_none_or(|f| filter_matches(&view, s, f, cutoff))
+                after.is_none_or(|a| s.id > a) && filter.is_none_or(|f| filter_matches(&view, s, f))
             })
             .collect();
         let more = matching.len() > max;
@@ -655,7 +652,7 @@ impl Engine {
 
 /// Whether `shard` passes a ShardFilter. "Open at time T" means created at or before T (a
 /// shard without parents counts as existing from the stream's start) and not closed by T.
-fn filter_matches(view: &StreamView, s: &ShardView, f: ShardFilter, trim_horizon_ms: i64) -> bool {
+fn filter_matches(view: &StreamView, s: &ShardView, f: ShardFilter) -> bool {
     let root = s.meta.parent.is_none() && s.meta.adjacent_parent.is_none();
     let open_at =
         |t: i64| (root || s.meta.created_ms <= t) && s.meta.closed_ms.is_none_or(|c| c > t);
@@ -665,7 +662,6 @@ fn filter_matches(view: &StreamView, s: &ShardView, f: ShardFilter, trim_horizon
             // The oldest retained generation: shards none of whose parents are still retained.
             let retained = |p: Option<u32>| p.is_some_and(|p| view.shard(ShardId(p)).is_some());
             !retained(s.meta.parent) && !retained(s.meta.adjacent_parent)
-                || open_at(trim_horizon_ms) && root
         }
         ShardFilter::FromTrimHorizon => true,
         ShardFilter::AtLatest => s.is_open(),
