@@ -11,7 +11,7 @@
 use crate::BenchArgs;
 use crate::client::{self, Failure};
 use crate::cpu::CpuMeter;
-use crate::put_record::put_one;
+use crate::put_record::{Sender, put_one};
 use crate::report::{Report, Totals, round};
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::types::{ShardIteratorType, StartingPosition, SubscribeToShardEventStream};
@@ -392,13 +392,13 @@ async fn produce(
             let mut data = vec![0u8; args.record_size];
             data[..STAMP_LEN].copy_from_slice(&now_micros().to_be_bytes());
             let key = client::random_partition_key(&mut rng);
-            let client = client.clone();
+            let mut sender = Sender::Sdk(client.clone());
             let stream = stream.to_owned();
             let totals = Arc::clone(&put_totals);
             puts.push(tokio::spawn(async move {
                 let mut ignored = Vec::new();
                 put_one(
-                    &client,
+                    &mut sender,
                     &stream,
                     &data,
                     &key,

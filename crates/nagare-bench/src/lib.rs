@@ -1,12 +1,16 @@
 //! `nagare bench`: a load generator for any Kinesis Data Streams endpoint.
 //!
-//! It talks to the endpoint only through the official `aws-sdk-kinesis` crate, so the same run
-//! can be pointed at Nagare, kinesalite or anything else that speaks the Kinesis API, and the
-//! numbers include the cost a real SDK client pays (signing, JSON, base64).
+//! By default it talks to the endpoint only through the official `aws-sdk-kinesis` crate, so the
+//! same run can be pointed at Nagare, kinesalite or anything else that speaks the Kinesis API,
+//! and the numbers include the cost a real SDK client pays (signing, JSON, base64). With
+//! `--client raw` the put-record scenario sends the same signed requests through a lean client
+//! ([`raw`]) so that, on a small machine, the load generator does not take the cores the server
+//! under test needs.
 //!
 //! Layout:
 //! - [`client`]: SDK client over plain HTTP, error classification, stream setup and teardown.
 //! - [`report`]: the one JSON line each run prints, and percentiles.
+//! - [`raw`]: the lean signed HTTP/1.1 client of `--client raw`.
 //! - [`cpu`]: CPU seconds of the client and (with `--server-pid`) the server, from `/proc`.
 //! - one module per scenario: [`put_records`], [`put_record`], [`drain`], [`latency`].
 //!
@@ -21,6 +25,7 @@ pub mod drain;
 pub mod latency;
 pub mod put_record;
 pub mod put_records;
+pub mod raw;
 pub mod report;
 
 /// Which workload to drive.
@@ -47,6 +52,25 @@ impl Scenario {
             Scenario::GetRecordsDrain => "get-records-drain",
             Scenario::Latency => "latency",
             Scenario::PushLatency => "push-latency",
+        }
+    }
+}
+
+/// Which client sends the timed data-plane calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClientKind {
+    /// The official aws-sdk-kinesis crate: what an application pays per call.
+    Sdk,
+    /// A lean signed HTTP/1.1 client (put-record only): measures the server, not the client.
+    Raw,
+}
+
+impl ClientKind {
+    /// Name used in the JSON line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientKind::Sdk => "sdk",
+            ClientKind::Raw => "raw",
         }
     }
 }
@@ -101,6 +125,9 @@ pub struct BenchArgs {
     /// (they pay for opening connections). They still count as produced and visible.
     #[arg(long, default_value_t = 1.0)]
     pub warmup_secs: f64,
+    /// Client of the timed calls. Control-plane calls always go through the SDK.
+    #[arg(long, value_enum, default_value_t = ClientKind::Sdk)]
+    pub client: ClientKind,
     /// Keep the stream after the run.
     #[arg(long)]
     pub keep: bool,
@@ -144,6 +171,10 @@ impl BenchArgs {
             "--get-limit must be in 1..=10000"
         );
         anyhow::ensure!(self.rate >= 1, "--rate must be at least 1");
+        anyhow::ensure!(
+            self.client == ClientKind::Sdk || self.scenario == Scenario::PutRecord,
+            "--client raw is implemented for put-record only"
+        );
         if matches!(self.scenario, Scenario::Latency | Scenario::PushLatency) {
             anyhow::ensure!(
                 self.record_size >= latency::STAMP_LEN,

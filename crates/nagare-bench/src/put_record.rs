@@ -1,12 +1,15 @@
 //! `put-record`: N tasks, each sending single-record PutRecord calls back to back.
 
-use crate::BenchArgs;
 use crate::client::{self, Failure};
 use crate::cpu::CpuMeter;
 use crate::put_records::Budget;
+use crate::raw::{self, RawConn, RawEndpoint};
 use crate::report::{Report, Totals};
+use crate::{BenchArgs, ClientKind};
 use aws_sdk_kinesis::Client;
 use aws_smithy_types::Blob;
+use base64::Engine as _;
+use base64::prelude::BASE64_STANDARD;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::sync::Arc;
@@ -17,10 +20,54 @@ const MAX_ERROR_ATTEMPTS: u32 = 10;
 /// How long after the end of the timed phase a throttled record is still retried.
 const RETRY_GRACE: Duration = Duration::from_secs(60);
 
+/// What sends PutRecord calls: the SDK, or the lean raw client of `--client raw`.
+pub(crate) enum Sender {
+    Sdk(Client),
+    Raw(RawConn),
+}
+
+impl Sender {
+    /// One PutRecord call; on failure, how to count it and what to print.
+    async fn put(&mut self, stream: &str, data: &[u8], key: &str) -> Result<(), (Failure, String)> {
+        match self {
+            Sender::Sdk(client) => client
+                .put_record()
+                .stream_name(stream)
+                .data(Blob::new(data))
+                .partition_key(key)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| (client::classify(&e), format!("{e:?}"))),
+            Sender::Raw(conn) => {
+                let mut body =
+                    Vec::with_capacity(64 + stream.len() + key.len() + data.len() * 4 / 3);
+                body.extend_from_slice(b"{\"StreamName\":");
+                raw::json_string(&mut body, stream);
+                body.extend_from_slice(b",\"PartitionKey\":");
+                raw::json_string(&mut body, key);
+                body.extend_from_slice(b",\"Data\":\"");
+                let at = body.len();
+                let b64_len = base64::encoded_len(data.len(), true).unwrap_or(0);
+                body.resize(at + b64_len, 0);
+                let written = BASE64_STANDARD
+                    .encode_slice(data, &mut body[at..])
+                    .unwrap_or(0);
+                body.truncate(at + written);
+                body.extend_from_slice(b"\"}");
+                conn.call("Kinesis_20131202.PutRecord", &body)
+                    .await
+                    .map(drop)
+                    .map_err(|e| (e.failure, e.detail))
+            }
+        }
+    }
+}
+
 /// Put one record, retrying throttles and errors; returns true once it was acknowledged.
 /// The latency of each successful call goes to `latencies_ms`.
 pub(crate) async fn put_one(
-    client: &Client,
+    sender: &mut Sender,
     stream: &str,
     data: &[u8],
     key: &str,
@@ -36,30 +83,21 @@ pub(crate) async fn put_one(
             return false;
         }
         let started = Instant::now();
-        let result = client
-            .put_record()
-            .stream_name(stream)
-            .data(Blob::new(data))
-            .partition_key(key)
-            .send()
-            .await;
-        match result {
-            Ok(_) => {
+        match sender.put(stream, data, key).await {
+            Ok(()) => {
                 latencies_ms.push(started.elapsed().as_secs_f64() * 1e3);
                 Totals::add(&totals.records, 1);
                 Totals::add(&totals.bytes, data.len() as u64);
                 return true;
             }
-            Err(e) => match client::classify(&e) {
-                Failure::Throttle => Totals::add(&totals.throttles, 1),
-                Failure::Error => {
-                    if error_attempts == 0 {
-                        eprintln!("nagare-bench: PutRecord failed: {e:?}");
-                    }
-                    Totals::add(&totals.errors, 1);
-                    error_attempts += 1;
+            Err((Failure::Throttle, _)) => Totals::add(&totals.throttles, 1),
+            Err((Failure::Error, detail)) => {
+                if error_attempts == 0 {
+                    eprintln!("nagare-bench: PutRecord failed: {detail}");
                 }
-            },
+                Totals::add(&totals.errors, 1);
+                error_attempts += 1;
+            }
         }
         tokio::time::sleep(client::backoff(attempt)).await;
         attempt += 1;
@@ -78,11 +116,18 @@ pub async fn run(
     let payload: Arc<[u8]> = (0..args.record_size)
         .map(|_| rand::random::<u8>())
         .collect();
+    let raw = match args.client {
+        ClientKind::Sdk => None,
+        ClientKind::Raw => Some(RawEndpoint::new(&args.endpoint, &args.region)?),
+    };
     let cpu = CpuMeter::start(args.server_pid);
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(connections);
     for _ in 0..connections {
-        let client = client.clone();
+        let mut sender = match &raw {
+            Some(endpoint) => Sender::Raw(RawConn::new(Arc::clone(endpoint))),
+            None => Sender::Sdk(client.clone()),
+        };
         let stream = stream.to_owned();
         let budget = Arc::clone(&budget);
         let totals = Arc::clone(&totals);
@@ -94,7 +139,7 @@ pub async fn run(
             while budget.claim(1) == 1 {
                 let key = client::random_partition_key(&mut rng);
                 put_one(
-                    &client,
+                    &mut sender,
                     &stream,
                     &payload,
                     &key,
@@ -122,5 +167,6 @@ pub async fn run(
     report.set_cpu(&cpu);
     report.set("requests", latencies.len().into());
     report.set("latency_kind", "put_record_request".into());
+    report.set("client", args.client.name().into());
     Ok(report)
 }

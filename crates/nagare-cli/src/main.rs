@@ -86,6 +86,12 @@ struct ServeArgs {
     /// Interval for --fsync interval.
     #[arg(long, env = "NAGARE_FSYNC_INTERVAL_MS", default_value_t = 100)]
     fsync_interval_ms: u64,
+    /// Threads running group-commit fsyncs under --fsync always (one log's fsync at a time
+    /// each). More keep more fsyncs in flight for devices with parallel queues; fewer gather
+    /// more records per fsync and spend less CPU.
+    #[arg(long, env = "NAGARE_FSYNC_THREADS", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    fsync_threads: u16,
     /// SubscribeToShard streams end after this many seconds (AWS: 300); clients resubscribe.
     #[arg(long, env = "NAGARE_SUBSCRIPTION_LIFETIME_SECS", default_value_t = 300)]
     subscription_lifetime_secs: u64,
@@ -134,6 +140,7 @@ impl ServeArgs {
                 subscription_heartbeat: Duration::from_millis(1000),
                 log: LogConfig {
                     fsync,
+                    commit_threads: usize::from(self.fsync_threads),
                     ..LogConfig::default()
                 },
             },

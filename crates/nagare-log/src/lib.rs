@@ -80,6 +80,10 @@ pub struct LogConfig {
     pub index_interval_bytes: u32,
     /// Largest encoded batch accepted by `append` (`AppendError::TooLarge` above).
     pub max_batch_bytes: usize,
+    /// Under `Always`: threads that run group-commit fsyncs for the store's logs (at least 1).
+    /// Each runs one log's fsync at a time; more threads keep more fsyncs in flight (helps a
+    /// device with parallel queues), fewer gather more records per fsync and cost less CPU.
+    pub commit_threads: usize,
 }
 
 impl Default for LogConfig {
@@ -90,6 +94,7 @@ impl Default for LogConfig {
             segment_max_age: Duration::from_secs(3600),
             index_interval_bytes: 32 * 1024,
             max_batch_bytes: 64 * 1024 * 1024,
+            commit_threads: 2,
         }
     }
 }
@@ -102,6 +107,7 @@ impl LogConfig {
         c.index_interval_bytes = c.index_interval_bytes.max(1);
         // A single frame must fit a u32 length and an index position.
         c.max_batch_bytes = c.max_batch_bytes.clamp(codec::HEADER_LEN + 8, 1 << 30);
+        c.commit_threads = c.commit_threads.clamp(1, 64);
         c
     }
 }

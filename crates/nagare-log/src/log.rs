@@ -51,6 +51,8 @@ pub(crate) struct LogShared {
     /// True while an fsync job is queued or running for this log; guards against
     /// spawning redundant jobs. Std-style blocking lock: only held for a flag flip.
     pub sync_running: Mutex<bool>,
+    /// The store's group-commit thread (`Always` only).
+    pub committer: Option<Arc<crate::sync::Committer>>,
     /// Serializes whole fsync jobs (group commit leader, interval flusher, `sync_all`).
     pub sync_job: Mutex<()>,
     /// Set once by the first failed write or fsync; never cleared (reopen to recover).

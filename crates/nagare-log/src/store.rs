@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::error::{LogError, OpenError};
 use crate::log::{Log, LogShared, LogState, Progress};
+use crate::sync::Committer;
 use crate::{FsyncPolicy, LogConfig, RecoveryEvent, recovery, segment, sync};
 
 /// A directory of logs. Cheap to clone (an `Arc`); `Send + Sync`.
@@ -30,10 +31,15 @@ struct StoreInner {
     logs: Arc<RwLock<HashMap<String, Log>>>,
     /// What `open` repaired or found damaged, plus corruption found later by reads.
     events: Arc<Mutex<Vec<RecoveryEvent>>>,
+    /// Group-commit thread under `Always`.
+    committer: Option<Arc<Committer>>,
 }
 
 impl Drop for StoreInner {
     fn drop(&mut self) {
+        if let Some(c) = &self.committer {
+            c.stop();
+        }
         let logs: Vec<Log> = self.logs.read().values().cloned().collect();
         if self.config.fsync != FsyncPolicy::Never {
             let shared: Vec<_> = logs.iter().map(|l| Arc::clone(&l.shared)).collect();
@@ -89,10 +95,14 @@ impl LogStore {
         // Recover logs on a few threads: each is independent and mostly waits on I/O.
         let recovered = recover_all(dir, &names, &config)
             .map_err(|(p, e)| OpenError::Io { path: p, source: e })?;
+        let committer = match config.fsync {
+            FsyncPolicy::Always => Some(Committer::start(config.commit_threads).map_err(io(dir))?),
+            _ => None,
+        };
         let mut logs = HashMap::new();
         for (name, state, evs) in recovered {
             events.lock().extend(evs);
-            let log = new_log(dir, &name, &config, state, &events);
+            let log = new_log(dir, &name, &config, state, &events, &committer);
             logs.insert(name, log);
         }
         let logs = Arc::new(RwLock::new(logs));
@@ -105,6 +115,7 @@ impl LogStore {
                 config,
                 logs,
                 events,
+                committer,
             }),
         })
     }
@@ -147,7 +158,14 @@ impl LogStore {
             pending_sync: Vec::new(),
             dir_dirty: false,
         };
-        let log = new_log(&inner.root, name, &inner.config, state, &inner.events);
+        let log = new_log(
+            &inner.root,
+            name,
+            &inner.config,
+            state,
+            &inner.events,
+            &inner.committer,
+        );
         logs.insert(name.to_string(), log.clone());
         Ok(log)
     }
@@ -225,6 +243,7 @@ fn new_log(
     config: &Arc<LogConfig>,
     state: LogState,
     events: &Arc<Mutex<Vec<RecoveryEvent>>>,
+    committer: &Option<Arc<Committer>>,
 ) -> Log {
     let progress = Progress {
         visible: state.next,
@@ -240,6 +259,7 @@ fn new_log(
             state: Mutex::new(state),
             progress: watch::Sender::new(progress),
             sync_running: Mutex::new(false),
+            committer: committer.clone(),
             sync_job: Mutex::new(()),
             poison: OnceLock::new(),
             deleted: AtomicBool::new(false),
