@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Compare Nagare with kinesalite on this machine, through the same SDK-driven client
-# (`nagare bench`), one server at a time, and measure Nagare's memory while it writes and
-# drains a large volume.
+# Compare Nagare with kinesalite on this machine, through the same client (`nagare bench`:
+# the AWS SDK, and for PutRecord also its lean `--client raw`), one server at a time; measure
+# Nagare's push latency (SubscribeToShard, which kinesalite lacks) beside its polling latency,
+# and its memory while it writes and drains a large volume.
 #
 # Usage: scripts/bench-compare.sh [options]
 #   --duration S        seconds per timed put/latency scenario (default 15)
@@ -189,12 +190,21 @@ run_scenarios() {
     local server="$1"
     bench "$server" put-records --connections 8 --batch 500 --record-size 100 --shards 4 \
         --duration-secs "$DURATION"
-    bench "$server" put-record --connections 16 --record-size 100 --shards 4 \
+    # PutRecord twice: through the lean client (the server-throughput comparison: the SDK
+    # spends as much CPU per call as the server, on the same two cores) and through the SDK.
+    bench "$server" put-record --client raw --connections 16 --record-size 100 --shards 4 \
+        --duration-secs "$DURATION"
+    bench "$server" put-record --client sdk --connections 16 --record-size 100 --shards 4 \
         --duration-secs "$DURATION"
     bench "$server" get-records-drain --connections 8 --batch 500 --record-size 100 \
         --shards 4 --records "$DRAIN_RECORDS" --get-limit 10000
     bench "$server" latency --rate 1000 --record-size 100 --shards 4 \
         --duration-secs "$DURATION"
+    # kinesalite has no SubscribeToShard.
+    if [[ "$server" == nagare ]]; then
+        bench "$server" push-latency --rate 1000 --record-size 100 --shards 4 \
+            --duration-secs "$DURATION"
+    fi
 }
 
 # --- comparison -------------------------------------------------------------------------------
@@ -258,7 +268,8 @@ def load(name):
             line = line.strip()
             if line:
                 r = json.loads(line)
-                runs.setdefault(r["scenario"], []).append(r)
+                key = r["scenario"] + ("/raw" if r.get("client") == "raw" else "")
+                runs.setdefault(key, []).append(r)
     return runs
 
 def med(runs, scenario, key):
@@ -268,15 +279,19 @@ def med(runs, scenario, key):
 n, k = load("nagare"), load("kinesalite")
 rows = [
     ("PutRecords 500x100 B, 8 conn, 4 shards", "put-records", "records_per_s", "records/s", 10, True),
-    ("PutRecord 100 B, 16 conn", "put-record", "records_per_s", "records/s", 3, True),
+    ("PutRecord 100 B, 16 conn (raw client)", "put-record/raw", "records_per_s", "records/s", 3, True),
+    ("PutRecord 100 B, 16 conn (SDK client)", "put-record", "records_per_s", "records/s", None, True),
     ("GetRecords drain (Limit 10000)", "get-records-drain", "records_per_s", "records/s", 10, True),
     ("GetRecords drain", "get-records-drain", "mb_per_s", "MB/s", None, True),
     ("PutRecords server CPU per record", "put-records", "server_cpu_us_per_record", "us", None, False),
-    ("PutRecord server CPU per record", "put-record", "server_cpu_us_per_record", "us", None, False),
-    ("PutRecord client CPU per record", "put-record", "client_cpu_us_per_record", "us", None, False),
+    ("PutRecord server CPU per record (raw)", "put-record/raw", "server_cpu_us_per_record", "us", None, False),
+    ("PutRecord client CPU per record (raw)", "put-record/raw", "client_cpu_us_per_record", "us", None, False),
+    ("PutRecord client CPU per record (SDK)", "put-record", "client_cpu_us_per_record", "us", None, False),
     ("drain server CPU per record", "get-records-drain", "server_cpu_us_per_record", "us", None, False),
     ("put->visible latency p50", "latency", "p50_ms", "ms", None, False),
     ("put->visible latency p99", "latency", "p99_ms", "ms", None, False),
+    ("put->delivered (SubscribeToShard) p50", "push-latency", "p50_ms", "ms", None, False),
+    ("put->delivered (SubscribeToShard) p99", "push-latency", "p99_ms", "ms", None, False),
 ]
 fmt = lambda v: "-" if v is None else (f"{v:,.1f}" if v >= 100 else f"{v:,.3f}")
 print()
@@ -293,6 +308,10 @@ for label, sc, key, unit, target, higher in rows:
 errs = {name: sum(r.get("errors", 0) + r.get("throttles", 0) + r.get("dropped", 0)
                   for rs in runs.values() for r in rs)
         for name, runs in (("nagare", n), ("kinesalite", k))}
+push_p99 = med(n, "push-latency", "p99_ms")
+if push_p99 is not None:
+    print(f"push p99 at 1,000 records/s: {push_p99:.3f} ms; target <= 5 ms: "
+          f"{'MET' if push_p99 <= 5 else 'NOT MET'}")
 print(f"\nerrors+throttles+dropped across runs: {errs}")
 print(f"runs per scenario: nagare {max((len(v) for v in n.values()), default=0)}, "
       f"kinesalite {max((len(v) for v in k.values()), default=0)} (table shows medians)")

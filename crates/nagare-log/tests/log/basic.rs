@@ -1,7 +1,9 @@
 //! API behaviour: append/read/roll/time lookup/wait/retention/delete/reopen.
 use std::time::Duration;
 
-use nagare_log::{AppendError, AppendRecord, FsyncPolicy, LogError, LogStore, Offset};
+use nagare_log::{
+    AppendError, AppendRecord, FsyncPolicy, Log, LogConfig, LogError, LogStore, Offset,
+};
 
 use crate::common::*;
 
@@ -302,4 +304,59 @@ async fn interval_policy_flushes_in_background() {
     drop((log, store));
     let store = open(dir.path(), &cfg);
     assert_eq!(read_all(&store.log("i").unwrap(), Offset(0)).len(), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_commit_thread_acknowledges_appends_to_many_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        commit_threads: 1,
+        ..config(FsyncPolicy::Always, 64 * 1024)
+    };
+    let store = open(dir.path(), &cfg);
+    let logs: Vec<_> = (0..6)
+        .map(|i| store.create_log(&format!("m{i}")).unwrap())
+        .collect();
+    let mut tasks = Vec::new();
+    for (i, log) in logs.iter().enumerate() {
+        for t in 0..3 {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                for n in 0..40u32 {
+                    let k = n.to_le_bytes();
+                    let v = [t as u8; 30];
+                    let recs = vec![AppendRecord { key: &k, value: &v }; 1 + (t + i) % 3];
+                    log.append(i64::from(n), &recs).await.unwrap();
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let ends: Vec<_> = logs.iter().map(Log::end).collect();
+    drop((logs, store));
+    let store = open(dir.path(), &cfg);
+    for (i, end) in ends.into_iter().enumerate() {
+        let all = read_all(&store.log(&format!("m{i}")).unwrap(), Offset(0));
+        assert_eq!(Offset(all.len() as u64), end, "log m{i}");
+    }
+}
+
+#[tokio::test]
+async fn appends_through_a_handle_that_outlives_its_store_are_still_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(FsyncPolicy::Always, 64 * 1024);
+    let store = open(dir.path(), &cfg);
+    let log = store.create_log("late").unwrap();
+    append_n(&log, 1, 3, 20).await;
+    // Dropping the store stops its commit threads; the handle's appends must not hang.
+    drop(store);
+    let ack = tokio::time::timeout(Duration::from_secs(10), append_n(&log, 2, 2, 20))
+        .await
+        .expect("append after the store was dropped completes");
+    assert_eq!(ack.first, Offset(3));
+    drop(log);
+    let store = open(dir.path(), &cfg);
+    assert_eq!(read_all(&store.log("late").unwrap(), Offset(0)).len(), 5);
 }
