@@ -26,6 +26,8 @@ pub struct RawEndpoint {
     /// `host:port`, also the signed `host` header.
     authority: String,
     region: String,
+    /// The SigV4 signing key of one day (`YYYYMMDD`), derived once per day, not per request.
+    key: std::sync::Mutex<(String, Vec<u8>)>,
 }
 
 impl RawEndpoint {
@@ -42,6 +44,7 @@ impl RawEndpoint {
         Ok(Arc::new(RawEndpoint {
             authority: authority.to_owned(),
             region: region.to_owned(),
+            key: std::sync::Mutex::new((String::new(), Vec::new())),
         }))
     }
 
@@ -61,16 +64,27 @@ impl RawEndpoint {
             "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
             hex(&Sha256::digest(canonical.as_bytes()))
         );
-        let mut key = hmac(format!("AWS4{SECRET_KEY}").as_bytes(), day.as_bytes());
-        for part in [self.region.as_str(), "kinesis", "aws4_request"] {
-            key = hmac(&key, part.as_bytes());
-        }
+        let signature = {
+            let mut cached = self.key.lock().unwrap_or_else(|e| e.into_inner());
+            if cached.0 != day {
+                *cached = (day.to_owned(), signing_key(day, &self.region));
+            }
+            hex(&hmac(&cached.1, to_sign.as_bytes()))
+        };
         format!(
             "AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/{scope}, \
-             SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={}",
-            hex(&hmac(&key, to_sign.as_bytes()))
+             SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={signature}"
         )
     }
+}
+
+/// SigV4's derived key: HMAC chain over the day, the region, the service and "aws4_request".
+fn signing_key(day: &str, region: &str) -> Vec<u8> {
+    let mut key = hmac(format!("AWS4{SECRET_KEY}").as_bytes(), day.as_bytes());
+    for part in [region, "kinesis", "aws4_request"] {
+        key = hmac(&key, part.as_bytes());
+    }
+    key
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
