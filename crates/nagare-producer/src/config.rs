@@ -101,6 +101,12 @@ impl ProducerConfig {
     pub fn rate_limit(&self) -> Option<u64> {
         self.rate_limit
     }
+    /// Whether records' shards are predicted: for aggregation (one aggregate per shard) and
+    /// for the per-shard rate limit. With neither, a prediction would change nothing, so the
+    /// MD5 of each partition key and the ListShards calls are skipped.
+    pub(crate) fn predicts_shards(&self) -> bool {
+        self.aggregation_enabled || self.rate_limit.is_some()
+    }
     /// KPL `FailIfThrottled` (default false).
     pub fn fail_if_throttled(&self) -> bool {
         self.fail_if_throttled

@@ -5,7 +5,8 @@
 //! sequence number, sub-sequence number). Behind it, one pipeline task:
 //!
 //! - predicts each record's shard from the stream's hash ranges (ListShards, paginated;
-//!   refreshed when a record lands on another shard than predicted);
+//!   refreshed when a record lands on another shard than predicted), when aggregating or
+//!   rate limiting (without either a prediction would change nothing and is skipped);
 //! - aggregates the records of one shard into one Kinesis record in the KPL format (spec §5,
 //!   crate [`nagare_agg`]) up to `AggregationMaxSize`: outer partition key `a`, explicit hash
 //!   key = the first user record's hash key; a lone record is sent as it is;

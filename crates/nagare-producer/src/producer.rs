@@ -147,7 +147,8 @@ impl Producer {
         if self.inner.closed.load(Ordering::Acquire) {
             return PutFuture::ready(Err(PutError::ShutDown));
         }
-        let (hash_key, explicit_hash_key) = match validate(&partition_key, &data, explicit_hash_key)
+        let predict = self.inner.config.predicts_shards();
+        let (hash_key, explicit) = match validate(&partition_key, &data, explicit_hash_key, predict)
         {
             Ok(keys) => keys,
             Err(e) => return PutFuture::ready(Err(e)),
@@ -158,7 +159,7 @@ impl Producer {
         let job = Job {
             stream: self.inner.stream_name(stream),
             partition_key,
-            explicit_hash_key,
+            explicit,
             hash_key,
             data,
             permits,
@@ -212,6 +213,7 @@ impl Producer {
         let mut pending: Vec<Pending> = Vec::with_capacity(records.size_hint().0);
         let slot = Arc::new(BatchSlot::default());
         let closed = self.inner.closed.load(Ordering::Acquire);
+        let predict = self.inner.config.predicts_shards();
         let mut total = 0usize;
         let arrived = Instant::now();
         for (index, (partition_key, data)) in records.enumerate() {
@@ -221,15 +223,15 @@ impl Producer {
                 results.push(Some(Err(PutError::ShutDown)));
                 continue;
             }
-            match validate(&partition_key, &data, None) {
+            match validate(&partition_key, &data, None, predict) {
                 Err(e) => results.push(Some(Err(e))),
-                Ok((hash_key, explicit_hash_key)) => {
+                Ok((hash_key, explicit)) => {
                     results.push(None);
                     let cost = record_cost(data.len(), partition_key.len());
                     total = total.saturating_add(cost);
                     pending.push(Pending {
                         partition_key,
-                        explicit_hash_key,
+                        explicit,
                         hash_key,
                         data,
                         arrived,
@@ -317,12 +319,15 @@ impl Producer {
     }
 }
 
-/// Checks a record against the Kinesis limits; returns (hash key, explicit hash key).
+/// Checks a record against the Kinesis limits; returns its hash key and whether that is an
+/// explicit one. Without `predict` (see [`ProducerConfig::predicts_shards`]) a partition key
+/// is not hashed and the hash key is 0, which nothing reads.
 fn validate(
     partition_key: &str,
     data: &[u8],
     explicit_hash_key: Option<&str>,
-) -> Result<(HashKey, Option<HashKey>), PutError> {
+    predict: bool,
+) -> Result<(HashKey, bool), PutError> {
     let max_chars = nagare_types::caps::MAX_PARTITION_KEY_CHARS;
     if partition_key.is_empty() {
         return Err(PutError::InvalidRecord("empty partition key".to_owned()));
@@ -339,14 +344,15 @@ fn validate(
         )));
     }
     match explicit_hash_key {
-        None => Ok((hash_partition_key(partition_key), None)),
+        None if predict => Ok((hash_partition_key(partition_key), false)),
+        None => Ok((HashKey::default(), false)),
         Some(s) => {
             let key = s.parse::<HashKey>().map_err(|_| {
                 PutError::InvalidRecord(format!(
                     "explicit hash key {s:?} is not a decimal in [0, 2^128-1]"
                 ))
             })?;
-            Ok((key, Some(key)))
+            Ok((key, true))
         }
     }
 }
@@ -355,7 +361,7 @@ fn validate(
 struct Job {
     stream: Arc<str>,
     partition_key: String,
-    explicit_hash_key: Option<HashKey>,
+    explicit: bool,
     hash_key: HashKey,
     data: Bytes,
     permits: u32,
@@ -408,7 +414,7 @@ impl Inner {
         let (tx, rx) = oneshot::channel();
         let record = Pending {
             partition_key: job.partition_key,
-            explicit_hash_key: job.explicit_hash_key,
+            explicit: job.explicit,
             hash_key: job.hash_key,
             data: job.data,
             arrived: Instant::now(),
@@ -524,16 +530,19 @@ struct BatchState {
 }
 
 impl BatchSlot {
-    /// Record the result of the batch's record `index`; wakes the future on the last one.
-    pub(crate) fn complete(&self, index: usize, result: PutResult) {
+    /// Record the results of some of the batch's records (by index), under one lock; wakes
+    /// the future once the last one is in.
+    pub(crate) fn complete(&self, results: impl IntoIterator<Item = (u32, PutResult)>) {
         let waker = {
             let Ok(mut st) = self.state.lock() else {
                 return;
             };
-            if let Some(r) = st.results.get_mut(index) {
-                *r = Some(result);
+            for (index, result) in results {
+                if let Some(r) = st.results.get_mut(index as usize) {
+                    *r = Some(result);
+                }
+                st.remaining = st.remaining.saturating_sub(1);
             }
-            st.remaining = st.remaining.saturating_sub(1);
             if st.remaining == 0 {
                 st.waker.take()
             } else {

@@ -373,6 +373,48 @@ async fn non_retryable_request_error_rejects_records() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn failed_request_is_resent_with_the_same_keys_and_explicit_hash_keys() {
+    // Raw records hand their partition keys to the request; a retry must get them back.
+    let fake = Fake::new(2);
+    fake.respond(|n, _| {
+        (n == 0).then(|| {
+            Err(RequestError {
+                error: ErrorInfo {
+                    code: "InternalFailure".into(),
+                    message: "try again".into(),
+                },
+                retryable: true,
+            })
+        })
+    });
+    let p = producer(
+        &fake,
+        config()
+            .aggregation_enabled(false)
+            .rate_limit(None)
+            .build()
+            .unwrap(),
+    );
+    let acks = vec![
+        p.put("s", "alpha", b"1".to_vec(), None),
+        p.put("s", "beta", b"2".to_vec(), Some("7")),
+    ];
+    for o in all(acks).await {
+        assert_eq!(o.unwrap().attempts, 2);
+    }
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2);
+    for (_, entries) in &reqs {
+        let mut sent: Vec<(&str, Option<&str>)> = entries
+            .iter()
+            .map(|e| (e.partition_key.as_str(), e.explicit_hash_key.as_deref()))
+            .collect();
+        sent.sort();
+        assert_eq!(sent, [("alpha", None), ("beta", Some("7"))]);
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn refreshes_shard_map_and_resends_aggregates_that_landed_elsewhere() {
     // The producer first sees one shard; the stream was really split into two.
     let split = shards(&[1, 2], HashKeyRange::uniform(2));

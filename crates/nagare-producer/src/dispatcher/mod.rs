@@ -27,12 +27,13 @@ mod stream;
 
 pub(crate) use record::{BatchTicket, Completion, Pending};
 
-use crate::backend::{Backend, EntryResult, RequestError};
+use crate::backend::{Backend, Entry, EntryResult, RequestError};
 use crate::config::ProducerConfig;
 use crate::metrics as m;
 use crate::shard_map::ShardRange;
 use bytes::Bytes;
-use record::{KinesisRecord, SentRecord};
+use nagare_agg::AggregateBuilder;
+use record::{Completions, KinesisRecord, SentBatch, SentRecord, Users};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,9 +73,11 @@ pub(crate) enum Command {
 enum Event {
     PutDone {
         stream: Arc<str>,
-        batch: Vec<SentRecord>,
+        batch: SentBatch,
         result: Result<Vec<EntryResult>, RequestError>,
         elapsed: Duration,
+        /// The request's aggregate builders, cleared for reuse.
+        builders: Vec<AggregateBuilder>,
     },
     Shards {
         stream: Arc<str>,
@@ -104,6 +107,12 @@ pub(crate) struct Dispatcher {
     input_closed: bool,
     outstanding: usize,
     retry_seq: u64,
+    /// Results of finished records, handed over once per loop turn.
+    completions: Completions,
+    /// Emptied batches of answered requests, for the next requests.
+    spare_batches: Vec<SentBatch>,
+    /// The request being filled (kept to reuse its allocation).
+    filling: Vec<KinesisRecord>,
 }
 
 impl Dispatcher {
@@ -132,6 +141,9 @@ impl Dispatcher {
             input_closed: false,
             outstanding: 0,
             retry_seq: 0,
+            completions: Completions::default(),
+            spare_batches: Vec::new(),
+            filling: Vec::new(),
         }
     }
 
@@ -231,7 +243,7 @@ impl Dispatcher {
         let s = self
             .streams
             .entry(Arc::clone(&stream))
-            .or_insert_with(|| StreamState::new(stream, now));
+            .or_insert_with(|| StreamState::new(stream, &self.config, now));
         s.outstanding += n;
         s.received += n as u64;
         for mut record in records {
@@ -246,6 +258,7 @@ impl Dispatcher {
 
     /// Give back permits and wake flush waiters whose generations have drained.
     fn settle(&mut self) {
+        self.completions.flush();
         if self.released > 0 {
             self.buffer.add_permits(self.released);
             self.released = 0;
@@ -301,7 +314,7 @@ impl Dispatcher {
                 Some(shard)
                     if !shard.open.is_empty() && (flushing || shard.open_deadline <= now) =>
                 {
-                    shard.seal()
+                    shard.seal(&mut s.spare_builders)
                 }
                 _ => None,
             };
@@ -331,6 +344,7 @@ impl Dispatcher {
             }
             let batch = self.take_batch(s, now, hold);
             if batch.is_empty() {
+                self.filling = batch;
                 break;
             }
             self.send(s, batch, now);
@@ -347,7 +361,7 @@ impl Dispatcher {
         let max_count = self.config.collection_max_count;
         let max_size = self.config.collection_max_size;
         let ttl = self.config.record_ttl;
-        let mut batch: Vec<KinesisRecord> = Vec::new();
+        let mut batch = std::mem::take(&mut self.filling);
         let mut bytes = 0usize;
         let fits = |batch: &Vec<KinesisRecord>, bytes: usize, size: usize| {
             batch.len() < max_count && (batch.is_empty() || bytes + size <= max_size)
@@ -392,7 +406,7 @@ impl Dispatcher {
                 };
                 s.ready_count -= 1;
                 s.ready_bytes -= kr.size;
-                if kr.records.iter().any(|r| now >= r.arrived + ttl) {
+                if kr.users.as_slice().iter().any(|r| now >= r.arrived + ttl) {
                     stale.push(kr);
                     continue;
                 }
@@ -404,7 +418,7 @@ impl Dispatcher {
         // A Kinesis record holding an expired user record is taken apart: the expired ones
         // fail, the others are routed again.
         for kr in stale {
-            for r in kr.records {
+            for r in kr.users {
                 if now >= r.arrived + ttl {
                     self.expire(s, r);
                 } else {
@@ -415,36 +429,56 @@ impl Dispatcher {
         batch
     }
 
-    fn send(&mut self, s: &mut StreamState, batch: Vec<KinesisRecord>, now: Instant) {
+    fn send(&mut self, s: &mut StreamState, mut batch: Vec<KinesisRecord>, now: Instant) {
         self.in_flight += 1;
         let labels = [(m::STREAM_NAME, s.name.to_string())];
         let buffering = metrics::histogram!(m::BUFFERING_TIME, &labels);
         let mut entries = Vec::with_capacity(batch.len());
-        let mut sent = Vec::with_capacity(batch.len());
+        let mut sent = self.spare_batches.pop().unwrap_or_default();
+        sent.records.reserve(batch.len());
         let mut aggregates = Vec::new();
         let mut users = 0usize;
-        for mut kr in batch {
-            for r in &mut kr.records {
+        for mut kr in batch.drain(..) {
+            for r in kr.users.as_mut_slice() {
                 if r.attempts == 0 {
                     buffering.record(now.saturating_duration_since(r.arrived).as_secs_f64() * 1e3);
                 }
                 r.attempts += 1;
             }
-            users += kr.records.len();
-            let data_len = match &kr.aggregate {
-                Some(b) => b.encoded_len(),
-                None => kr.entry.data.len(),
+            users += kr.users.len();
+            let start = sent.keys.len();
+            let entry = match (&mut kr.users, kr.aggregate) {
+                (Users::One(r), None) => {
+                    // The key moves into the request; a copy in `sent.keys` serves a retry.
+                    sent.keys.push_str(&r.partition_key);
+                    Entry {
+                        data: r.data.clone(),
+                        explicit_hash_key: r.explicit_hash_key(),
+                        partition_key: std::mem::take(&mut r.partition_key),
+                    }
+                }
+                (users, aggregate) => {
+                    if let Some(b) = aggregate {
+                        aggregates.push((entries.len(), b));
+                    }
+                    let first = users.as_slice().first().map(|r| r.hash_key);
+                    Entry {
+                        // Filled in by the request's task.
+                        data: Bytes::new(),
+                        partition_key: AGGREGATE_PARTITION_KEY.to_owned(),
+                        explicit_hash_key: first.map(|k| k.to_string()),
+                    }
+                }
             };
-            if let Some(b) = kr.aggregate {
-                aggregates.push((entries.len(), b));
-            }
-            sent.push(SentRecord {
-                data_len,
-                records: kr.records,
+            sent.records.push(SentRecord {
+                data_len: kr.size - entry.partition_key.len(),
+                users: kr.users,
                 predicted: kr.predicted,
+                key: start..sent.keys.len(),
             });
-            entries.push(kr.entry);
+            entries.push(entry);
         }
+        self.filling = batch;
         metrics::histogram!(m::KINESIS_RECORDS_PER_PUT_RECORDS_REQUEST, &labels)
             .record(entries.len() as f64);
         metrics::histogram!(m::USER_RECORDS_PER_PUT_RECORDS_REQUEST, &labels).record(users as f64);
@@ -454,10 +488,13 @@ impl Dispatcher {
         tokio::spawn(async move {
             // Encoding aggregates (an MD5 over each) here spreads that work over the
             // runtime's threads instead of holding up the pipeline task.
-            for (i, b) in aggregates {
+            let mut builders = Vec::with_capacity(aggregates.len());
+            for (i, mut b) in aggregates {
                 if let Some(e) = entries.get_mut(i) {
                     e.data = Bytes::from(b.finish());
                 }
+                b.clear();
+                builders.push(*b);
             }
             let started = Instant::now();
             let result = backend.put_records(Arc::clone(&stream), entries).await;
@@ -466,6 +503,7 @@ impl Dispatcher {
                 batch: sent,
                 result,
                 elapsed: started.elapsed(),
+                builders,
             });
         });
     }
@@ -498,8 +536,18 @@ impl Dispatcher {
                 batch,
                 result,
                 elapsed,
+                builders,
                 ..
-            } => self.on_put_done(&mut s, batch, result, elapsed, now),
+            } => {
+                // Enough spares for the aggregates one full request carries (what the shards
+                // seal while a request is out); the rest are dropped, so idle spares hold at
+                // most about CollectionMaxSize of buffers.
+                let want = (self.config.collection_max_size / self.config.aggregation_max_size)
+                    .max(2 * s.shards.len());
+                let keep = want.saturating_sub(s.spare_builders.len());
+                s.spare_builders.extend(builders.into_iter().take(keep));
+                self.on_put_done(&mut s, batch, result, elapsed, now);
+            }
             Event::Shards { result, .. } => self.on_shards(&mut s, result, now),
         }
         self.streams.insert(name, s);

@@ -1,7 +1,7 @@
 //! What the pipeline does with answers: ListShards (a new shard map, records routed again)
 //! and PutRecords (acknowledgements, partial-failure retries with backoff, expiry).
 
-use super::record::{Pending, SentRecord};
+use super::record::{Pending, SentBatch, Users};
 use super::stream::{Retry, ShardState, StreamState};
 use super::{Dispatcher, EXPIRED, WRONG_SHARD};
 use crate::backend::{EntryResult, RequestError, THROTTLED, is_retryable_code};
@@ -56,11 +56,11 @@ impl Dispatcher {
             for kr in st.ready {
                 s.ready_count -= 1;
                 s.ready_bytes -= kr.size;
-                orphans.extend(kr.records);
+                orphans.extend(kr.users);
             }
         }
         for kr in std::mem::take(&mut s.unpredicted) {
-            orphans.extend(kr.records);
+            orphans.extend(kr.users);
         }
         orphans.append(&mut s.awaiting_map);
         s.unpredicted_bytes = 0;
@@ -72,7 +72,23 @@ impl Dispatcher {
     pub(super) fn on_put_done(
         &mut self,
         s: &mut StreamState,
-        batch: Vec<SentRecord>,
+        mut batch: SentBatch,
+        result: Result<Vec<EntryResult>, RequestError>,
+        elapsed: Duration,
+        now: Instant,
+    ) {
+        self.on_results(s, &mut batch, result, elapsed, now);
+        batch.records.clear();
+        batch.keys.clear();
+        if self.spare_batches.len() < self.config.max_connections {
+            self.spare_batches.push(batch);
+        }
+    }
+
+    fn on_results(
+        &mut self,
+        s: &mut StreamState,
+        batch: &mut SentBatch,
         result: Result<Vec<EntryResult>, RequestError>,
         elapsed: Duration,
         now: Instant,
@@ -84,8 +100,9 @@ impl Dispatcher {
             Ok(results) => results,
             Err(e) => {
                 self.count_error(s, &e.error.code, 1);
-                for sr in batch {
-                    for r in sr.records {
+                for mut sr in batch.records.drain(..) {
+                    SentBatch::restore_key(&batch.keys, &sr.key, &mut sr.users);
+                    for r in sr.users {
                         self.retry_or_fail(s, r, &e.error, e.retryable, jitter, now);
                     }
                 }
@@ -95,7 +112,7 @@ impl Dispatcher {
         let per_kinesis = metrics::histogram!(m::USER_RECORDS_PER_KINESIS_RECORD, &labels);
         let retries = metrics::histogram!(m::RETRIES_PER_RECORD, &labels);
         let (mut users, mut user_bytes, mut kinesis, mut kinesis_bytes) = (0u64, 0u64, 0u64, 0u64);
-        for (sr, res) in batch.into_iter().zip(results) {
+        for (mut sr, res) in batch.records.drain(..).zip(results) {
             match res {
                 EntryResult::Ok {
                     shard_id,
@@ -111,7 +128,7 @@ impl Dispatcher {
                         // The shard map is stale: refresh it.
                         s.map_wanted = true;
                     }
-                    let aggregated = sr.records.len() > 1;
+                    let aggregated = matches!(sr.users, Users::Many(_));
                     if wrong && aggregated {
                         // Its user records were grouped by a stale map, so some may be
                         // outside this shard's range, where KCL drops the whole aggregate.
@@ -124,15 +141,15 @@ impl Dispatcher {
                                 sr.predicted.as_deref().unwrap_or_default()
                             ),
                         };
-                        for r in sr.records {
+                        for r in sr.users {
                             self.retry_or_fail(s, r, &error, true, jitter, now);
                         }
                         continue;
                     }
                     kinesis += 1;
                     kinesis_bytes += sr.data_len as u64;
-                    per_kinesis.record(sr.records.len() as f64);
-                    for (i, r) in sr.records.into_iter().enumerate() {
+                    per_kinesis.record(sr.users.len() as f64);
+                    for (i, r) in sr.users.into_iter().enumerate() {
                         users += 1;
                         user_bytes += r.data.len() as u64;
                         retries.record(f64::from(r.attempts.saturating_sub(1)));
@@ -148,7 +165,8 @@ impl Dispatcher {
                 EntryResult::Failed(error) => {
                     self.count_error(s, &error.code, 1);
                     let retryable = is_retryable_code(&error.code);
-                    for r in sr.records {
+                    SentBatch::restore_key(&batch.keys, &sr.key, &mut sr.users);
+                    for r in sr.users {
                         self.retry_or_fail(s, r, &error, retryable, jitter, now);
                     }
                 }
@@ -261,6 +279,6 @@ impl Dispatcher {
         if let Some(e) = self.epochs.iter_mut().find(|e| e.0 == r.epoch) {
             e.1 -= 1;
         }
-        r.tx.send(result);
+        self.completions.push(r.tx, result);
     }
 }

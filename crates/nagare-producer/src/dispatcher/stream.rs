@@ -2,12 +2,10 @@
 //! unpredicted queue and the retry heap; routing a user record into them.
 
 use super::AGGREGATE_PARTITION_KEY;
-use super::record::{KinesisRecord, Pending};
-use crate::backend::Entry;
+use super::record::{KinesisRecord, Pending, Users};
 use crate::config::ProducerConfig;
 use crate::limiter::Limiter;
 use crate::shard_map::ShardMap;
-use bytes::Bytes;
 use nagare_agg::AggregateBuilder;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -39,30 +37,29 @@ impl ShardState {
         }
     }
 
-    /// Close the open aggregate into a Kinesis record (raw if it holds one user record).
-    pub(super) fn seal(&mut self) -> Option<KinesisRecord> {
-        let mut records = std::mem::take(&mut self.open);
-        if records.len() <= 1 {
+    /// Close the open aggregate into a Kinesis record (raw if it holds one user record). The
+    /// next aggregate is built in a builder from `spare` when there is one, so builders and
+    /// their buffers are reused instead of grown again from nothing.
+    pub(super) fn seal(&mut self, spare: &mut Vec<AggregateBuilder>) -> Option<KinesisRecord> {
+        if self.open.len() <= 1 {
             self.builder.clear();
-            let record = records.pop()?;
+            let record = self.open.pop()?;
             return Some(KinesisRecord::raw(
                 record,
                 Some(Arc::clone(&self.id)),
                 self.open_deadline,
             ));
         }
+        // The next aggregate likely holds as many records as this one.
+        let n = self.open.len();
+        let records = std::mem::replace(&mut self.open, Vec::with_capacity(n));
         // Encoded by the request's task (see `KinesisRecord::aggregate`).
-        let builder = Box::new(std::mem::take(&mut self.builder));
-        let first = records.first().map(|r| r.hash_key).unwrap_or_default();
+        let builder = std::mem::replace(&mut self.builder, spare.pop().unwrap_or_default());
+        let builder = Box::new(builder);
         Some(KinesisRecord {
             size: builder.encoded_len() + AGGREGATE_PARTITION_KEY.len(),
             aggregate: Some(builder),
-            entry: Entry {
-                data: Bytes::new(),
-                partition_key: AGGREGATE_PARTITION_KEY.to_owned(),
-                explicit_hash_key: Some(first.to_string()),
-            },
-            records,
+            users: Users::Many(records),
             predicted: Some(Arc::clone(&self.id)),
             deadline: self.open_deadline,
         })
@@ -116,10 +113,12 @@ pub(super) struct StreamState {
     pub(super) received: u64,
     pub(super) outstanding: usize,
     pub(super) reported_pending: Option<usize>,
+    /// Cleared builders of sent aggregates, for the next ones (see `ShardState::seal`).
+    pub(super) spare_builders: Vec<AggregateBuilder>,
 }
 
 impl StreamState {
-    pub(super) fn new(name: Arc<str>, now: Instant) -> Self {
+    pub(super) fn new(name: Arc<str>, config: &ProducerConfig, now: Instant) -> Self {
         StreamState {
             name,
             map: ShardMap::default(),
@@ -132,12 +131,13 @@ impl StreamState {
             retries: BinaryHeap::new(),
             awaiting_map: Vec::new(),
             map_loading: false,
-            map_wanted: true,
+            map_wanted: config.predicts_shards(),
             map_not_before: now,
             cursor: 0,
             received: 0,
             outstanding: 0,
             reported_pending: None,
+            spare_builders: Vec::new(),
         }
     }
 
@@ -168,6 +168,10 @@ impl StreamState {
         } else {
             now
         };
+        if !config.predicts_shards() {
+            self.push_unpredicted(KinesisRecord::raw(record, None, deadline));
+            return;
+        }
         let Some(i) = self.map.predict(record.hash_key) else {
             self.push_unpredicted(KinesisRecord::raw(record, None, deadline));
             return;
@@ -181,11 +185,11 @@ impl StreamState {
             self.push_ready(i, kr);
             return;
         }
-        let ehk = record.explicit_hash_key.map(|k| k.to_string());
+        let ehk = record.explicit_hash_key();
         let max_size = config.aggregation_max_size;
         let mut sealed = None;
         if shard.open.len() >= config.aggregation_max_count {
-            sealed = shard.seal();
+            sealed = shard.seal(&mut self.spare_builders);
         }
         let try_push = |b: &mut AggregateBuilder| {
             b.try_push(
@@ -198,7 +202,7 @@ impl StreamState {
         let mut pushed = try_push(&mut shard.builder);
         if !pushed && !shard.open.is_empty() {
             // Full: close it and start the next aggregate with this record.
-            sealed = shard.seal();
+            sealed = shard.seal(&mut self.spare_builders);
             pushed = try_push(&mut shard.builder);
         }
         let result = if pushed {
