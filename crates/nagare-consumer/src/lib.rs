@@ -26,18 +26,26 @@
 //! shard arrive in order, and a child shard's records only after its parents were
 //! checkpointed at `SHARD_END`, so per-partition-key order holds across resharding.
 //!
+//! The example reads a stream of an in-process Nagare server (the hidden lines start one on a
+//! free port and put a record; the library itself knows nothing of the server and works the
+//! same against AWS):
+//!
 //! ```
 //! use nagare_consumer::{
 //!     CheckpointError, InMemoryLeaseStore, ProcessRecordsInput, RecordProcessor, Worker,
 //! };
 //! use std::sync::Arc;
+//! use tokio::sync::mpsc;
 //!
-//! struct Printer;
+//! struct Printer {
+//!     seen: mpsc::UnboundedSender<Vec<u8>>,
+//! }
 //!
 //! impl RecordProcessor for Printer {
 //!     async fn process_records(&mut self, input: ProcessRecordsInput) {
 //!         for record in &input.records {
 //!             println!("{}", String::from_utf8_lossy(&record.data));
+//!             let _ = self.seen.send(record.data.clone());
 //!         }
 //!         match input.checkpointer.checkpoint().await {
 //!             Ok(()) | Err(CheckpointError::LeaseLost) => {}
@@ -46,13 +54,49 @@
 //!     }
 //! }
 //!
-//! async fn consume(kinesis: aws_sdk_kinesis::Client) -> Result<(), nagare_consumer::WorkerError> {
-//!     let leases = Arc::new(InMemoryLeaseStore::new()); // or DynamoDbLeaseStore for many processes
-//!     Worker::builder(kinesis, "my-stream", leases, |_shard: &str| Printer)
-//!         .build()
-//!         .run()
-//!         .await
-//! }
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let server = nagare_server::start(nagare_server::ServerConfig {
+//! #     listen: "127.0.0.1:0".parse()?,
+//! #     data_dir: dir.path().to_path_buf(),
+//! #     engine: Default::default(),
+//! #     retention_interval: std::time::Duration::from_secs(3600),
+//! #     tls: None,
+//! # })
+//! # .await?;
+//! # let kinesis = aws_sdk_kinesis::Client::from_conf(
+//! #     aws_sdk_kinesis::Config::builder()
+//! #         .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
+//! #         .region(aws_sdk_kinesis::config::Region::new("us-east-1"))
+//! #         .endpoint_url(format!("http://{}", server.addr))
+//! #         .credentials_provider(aws_sdk_kinesis::config::Credentials::new("AKID", "SECRET", None, None, "doc"))
+//! #         .build(),
+//! # );
+//! # kinesis.create_stream().stream_name("my-stream").shard_count(1).send().await?;
+//! # kinesis
+//! #     .put_record()
+//! #     .stream_name("my-stream")
+//! #     .partition_key("k")
+//! #     .data(aws_sdk_kinesis::primitives::Blob::new("hello"))
+//! #     .send()
+//! #     .await?;
+//! // `kinesis`: an `aws_sdk_kinesis::Client`, here pointed at an in-process Nagare server.
+//! let (tx, mut seen) = mpsc::unbounded_channel();
+//! let leases = Arc::new(InMemoryLeaseStore::new()); // or DynamoDbLeaseStore for many processes
+//! let worker = Worker::builder(kinesis, "my-stream", leases, move |_shard: &str| Printer {
+//!     seen: tx.clone(),
+//! })
+//! .build();
+//! let handle = worker.handle();
+//! let running = tokio::spawn(worker.run());
+//!
+//! assert_eq!(seen.recv().await.as_deref(), Some(&b"hello"[..]));
+//! handle.shutdown().await; // processors checkpoint, leases are released
+//! running.await??;
+//! # server.shutdown().await?;
+//! # Ok(())
+//! # }
 //! ```
 
 #![deny(missing_docs)]

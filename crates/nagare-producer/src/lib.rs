@@ -26,28 +26,46 @@
 //!
 //! De-aggregation for consumers lives in [`nagare_agg`], re-exported here as [`agg`].
 //!
-//! ```no_run
+//! The example runs against an in-process Nagare server (the hidden lines start one on a free
+//! port; the library itself knows nothing of the server and works the same against AWS):
+//!
+//! ```
 //! use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 //! use nagare_producer::{Producer, ProducerConfig};
 //!
-//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let server = nagare_server::start(nagare_server::ServerConfig {
+//! #     listen: "127.0.0.1:0".parse()?,
+//! #     data_dir: dir.path().to_path_buf(),
+//! #     engine: Default::default(),
+//! #     retention_interval: std::time::Duration::from_secs(3600),
+//! #     tls: None,
+//! # })
+//! # .await?;
+//! # let endpoint = format!("http://{}", server.addr);
 //! let client = aws_sdk_kinesis::Client::from_conf(
 //!     aws_sdk_kinesis::Config::builder()
 //!         .behavior_version(BehaviorVersion::latest())
 //!         .region(Region::new("us-east-1"))
-//!         .endpoint_url("http://127.0.0.1:4567")
+//!         .endpoint_url(&endpoint)
 //!         .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "example"))
 //!         .build(),
 //! );
+//! client.create_stream().stream_name("my-stream").shard_count(2).send().await?;
+//!
 //! let producer = Producer::new(client, ProducerConfig::default());
 //! let acks: Vec<_> = (0..1000)
 //!     .map(|i| producer.put("my-stream", i.to_string(), format!("record {i}").into_bytes(), None))
 //!     .collect();
 //! for ack in acks {
 //!     let outcome = ack.await?;
-//!     assert!(outcome.sequence_number.len() > 0);
+//!     assert!(outcome.shard_id.starts_with("shardId-"));
+//!     assert!(!outcome.sequence_number.is_empty());
 //! }
 //! producer.shutdown().await;
+//! # server.shutdown().await?;
 //! # Ok(())
 //! # }
 //! ```

@@ -63,15 +63,38 @@ struct Inner {
 ///
 /// Needs a Tokio runtime (it spawns its pipeline task in [`Producer::new`]).
 ///
-/// ```no_run
+/// ```
 /// use nagare_producer::{Producer, ProducerConfig};
 ///
-/// # async fn example(client: aws_sdk_kinesis::Client) {
+/// # const STREAM: &str = "my-stream";
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let server = nagare_server::start(nagare_server::ServerConfig {
+/// #     listen: "127.0.0.1:0".parse()?,
+/// #     data_dir: dir.path().to_path_buf(),
+/// #     engine: Default::default(),
+/// #     retention_interval: std::time::Duration::from_secs(3600),
+/// #     tls: None,
+/// # })
+/// # .await?;
+/// # let client = aws_sdk_kinesis::Client::from_conf(
+/// #     aws_sdk_kinesis::Config::builder()
+/// #         .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
+/// #         .region(aws_sdk_kinesis::config::Region::new("us-east-1"))
+/// #         .endpoint_url(format!("http://{}", server.addr))
+/// #         .credentials_provider(aws_sdk_kinesis::config::Credentials::new("AKID", "SECRET", None, None, "doc"))
+/// #         .build(),
+/// # );
+/// # client.create_stream().stream_name(STREAM).shard_count(1).send().await?;
+/// // `client`: an `aws_sdk_kinesis::Client`, here pointed at an in-process Nagare server.
 /// let producer = Producer::new(client, ProducerConfig::default());
 /// let ack = producer.put("my-stream", "user-42", b"hello".to_vec(), None);
-/// let outcome = ack.await.expect("put");
+/// let outcome = ack.await?;
 /// println!("{} {} {}", outcome.shard_id, outcome.sequence_number, outcome.sub_sequence);
 /// producer.shutdown().await;
+/// # server.shutdown().await?;
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Clone)]
@@ -127,12 +150,38 @@ impl Producer {
     /// over-long partition key, explicit hash key that is not a 128-bit decimal, data and key
     /// over 1 MiB) fail at once without being sent.
     ///
-    /// ```no_run
-    /// # async fn example(producer: nagare_producer::Producer) {
+    /// ```
+    /// # const STREAM: &str = "s";
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let server = nagare_server::start(nagare_server::ServerConfig {
+    /// #     listen: "127.0.0.1:0".parse()?,
+    /// #     data_dir: dir.path().to_path_buf(),
+    /// #     engine: Default::default(),
+    /// #     retention_interval: std::time::Duration::from_secs(3600),
+    /// #     tls: None,
+    /// # })
+    /// # .await?;
+    /// # let client = aws_sdk_kinesis::Client::from_conf(
+    /// #     aws_sdk_kinesis::Config::builder()
+    /// #         .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
+    /// #         .region(aws_sdk_kinesis::config::Region::new("us-east-1"))
+    /// #         .endpoint_url(format!("http://{}", server.addr))
+    /// #         .credentials_provider(aws_sdk_kinesis::config::Credentials::new("AKID", "SECRET", None, None, "doc"))
+    /// #         .build(),
+    /// # );
+    /// # client.create_stream().stream_name(STREAM).shard_count(1).send().await?;
+    /// # let producer = nagare_producer::Producer::new(client, Default::default());
     /// let a = producer.put("s", "k1", b"one".to_vec(), None);
     /// let b = producer.put("s", "k2", b"two".to_vec(), Some("0"));
-    /// let (a, b) = (a.await, b.await);
-    /// assert!(a.is_ok() && b.is_ok());
+    /// let (a, b) = (a.await?, b.await?);
+    /// assert_eq!(a.shard_id, b.shard_id); // the stream has one shard
+    /// // Aggregated into one Kinesis record they share its sequence number, told apart by
+    /// // their sub-sequence numbers.
+    /// assert!((&a.sequence_number, a.sub_sequence) != (&b.sequence_number, b.sub_sequence));
+    /// # server.shutdown().await?;
+    /// # Ok(())
     /// # }
     /// ```
     pub fn put(
@@ -191,12 +240,36 @@ impl Producer {
     /// without being sent. A batch costing more than
     /// [`ProducerConfig::max_buffered_bytes`] waits only for the whole buffer.
     ///
-    /// ```no_run
-    /// # async fn example(producer: nagare_producer::Producer) {
+    /// ```
+    /// # const STREAM: &str = "s";
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let server = nagare_server::start(nagare_server::ServerConfig {
+    /// #     listen: "127.0.0.1:0".parse()?,
+    /// #     data_dir: dir.path().to_path_buf(),
+    /// #     engine: Default::default(),
+    /// #     retention_interval: std::time::Duration::from_secs(3600),
+    /// #     tls: None,
+    /// # })
+    /// # .await?;
+    /// # let client = aws_sdk_kinesis::Client::from_conf(
+    /// #     aws_sdk_kinesis::Config::builder()
+    /// #         .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
+    /// #         .region(aws_sdk_kinesis::config::Region::new("us-east-1"))
+    /// #         .endpoint_url(format!("http://{}", server.addr))
+    /// #         .credentials_provider(aws_sdk_kinesis::config::Credentials::new("AKID", "SECRET", None, None, "doc"))
+    /// #         .build(),
+    /// # );
+    /// # client.create_stream().stream_name(STREAM).shard_count(1).send().await?;
+    /// # let producer = nagare_producer::Producer::new(client, Default::default());
     /// let results = producer
-    ///     .put_many("s", [("k1", b"one".to_vec()), ("k2", b"two".to_vec())])
+    ///     .put_many("s", [("k1", b"one".to_vec()), ("k2", b"two".to_vec()), ("", b"x".to_vec())])
     ///     .await;
-    /// assert!(results.iter().all(|r| r.is_ok()));
+    /// assert!(results[0].is_ok() && results[1].is_ok());
+    /// assert!(results[2].is_err()); // an empty partition key is refused without being sent
+    /// # server.shutdown().await?;
+    /// # Ok(())
     /// # }
     /// ```
     pub fn put_many<K, D>(
