@@ -8,7 +8,6 @@ use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use bytes::Bytes;
 use nagare_types::{HashKey, HashKeyRange};
 use std::future::Future;
 use std::pin::Pin;
@@ -19,7 +18,10 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 /// One PutRecords entry.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
-    pub data: Bytes,
+    /// Owned, as the SDK's `Blob` wants it: a raw record's data is copied once into it (a
+    /// shared `Bytes` would be copied by the conversion anyway), an aggregate's encoding is
+    /// moved in.
+    pub data: Vec<u8>,
     pub partition_key: String,
     pub explicit_hash_key: Option<String>,
 }
@@ -117,8 +119,7 @@ impl Backend for SdkBackend {
             let mut records = Vec::with_capacity(n);
             for e in entries {
                 let entry = PutRecordsRequestEntry::builder()
-                    // Zero-copy when the producer holds the only reference (aggregates).
-                    .data(Blob::new(Vec::<u8>::from(e.data)))
+                    .data(Blob::new(e.data))
                     .partition_key(e.partition_key)
                     .set_explicit_hash_key(e.explicit_hash_key)
                     .build()

@@ -31,7 +31,6 @@ use crate::backend::{Backend, Entry, EntryResult, RequestError};
 use crate::config::ProducerConfig;
 use crate::metrics as m;
 use crate::shard_map::ShardRange;
-use bytes::Bytes;
 use nagare_agg::AggregateBuilder;
 use record::{Completions, KinesisRecord, SentBatch, SentRecord, Users};
 use std::collections::{HashMap, VecDeque};
@@ -452,7 +451,8 @@ impl Dispatcher {
                     // The key moves into the request; a copy in `sent.keys` serves a retry.
                     sent.keys.push_str(&r.partition_key);
                     Entry {
-                        data: r.data.clone(),
+                        // A copy without touching the `Bytes`' shared reference count.
+                        data: r.data.to_vec(),
                         explicit_hash_key: r.explicit_hash_key(),
                         partition_key: std::mem::take(&mut r.partition_key),
                     }
@@ -464,7 +464,7 @@ impl Dispatcher {
                     let first = users.as_slice().first().map(|r| r.hash_key);
                     Entry {
                         // Filled in by the request's task.
-                        data: Bytes::new(),
+                        data: Vec::new(),
                         partition_key: AGGREGATE_PARTITION_KEY.to_owned(),
                         explicit_hash_key: first.map(|k| k.to_string()),
                     }
@@ -491,7 +491,7 @@ impl Dispatcher {
             let mut builders = Vec::with_capacity(aggregates.len());
             for (i, mut b) in aggregates {
                 if let Some(e) = entries.get_mut(i) {
-                    e.data = Bytes::from(b.finish());
+                    e.data = b.finish();
                 }
                 b.clear();
                 builders.push(*b);
