@@ -112,6 +112,15 @@ impl Completions {
     }
 }
 
+impl Drop for Completions {
+    /// The gathered results are final: a pipeline that stops (or is dropped with its
+    /// runtime) between two loop turns still delivers them, rather than leaving their
+    /// `put_many` futures waiting for slots no ticket will fill.
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 /// The user records one Kinesis record carries: one sent as it is, or an aggregate's in
 /// order. A lone record is kept inline, so sending without aggregation costs no vector per
 /// record.
