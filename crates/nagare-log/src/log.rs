@@ -88,6 +88,13 @@ pub(crate) struct SealedSegment {
     pub entries_crc: u32,
 }
 
+/// Zeros written ahead of the data of small appends (see `ActiveSegment::allocated`).
+pub(crate) const PREZERO_CHUNK: u64 = 256 * 1024;
+/// Appends larger than this do not zero ahead: their own size change is amortised already,
+/// and zeroing would double the bytes a bulk writer sends to the device.
+const PREZERO_MAX_BATCH: usize = 64 * 1024;
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
 /// The segment being appended to.
 pub(crate) struct ActiveSegment {
     pub base: u64,
@@ -95,6 +102,11 @@ pub(crate) struct ActiveSegment {
     pub idx_file: Arc<File>,
     /// Bytes written (all complete frames).
     pub len: u64,
+    /// File bytes already written, frames or zeros (`>= len`). Under `Always`, small appends
+    /// keep up to [`PREZERO_CHUNK`] of zeros ahead of `len`: overwriting written blocks leaves
+    /// the inode unchanged, so the group-commit fdatasync skips its inode write (one of its
+    /// three device round trips on ext4). Readers and recovery never go past `len`/valid frames.
+    pub allocated: u64,
     /// Sparse index of the whole segment (bounded by segment_max_bytes / interval).
     pub index: Vec<IndexEntry>,
     /// `index[..idx_persisted]` has been claimed by a sync job for writing to `idx_file`.
@@ -162,6 +174,11 @@ impl LogShared {
     /// The sealed files are queued for the next sync (not synced here: no fsync under the lock).
     pub fn roll(&self, st: &mut LogState) -> std::io::Result<()> {
         let a = &st.active;
+        if a.allocated > a.len {
+            // A sealed segment is exactly its frames (recovery checks the trailer's length);
+            // the pending sync below makes the shorter size durable with the data.
+            a.file.set_len(a.len)?;
+        }
         let first_ts = a.first_ts.unwrap_or_default();
         let max_ts = a.max_ts.unwrap_or(first_ts);
         let mut idx = Vec::new();
@@ -224,7 +241,17 @@ impl LogShared {
             .write_all_at(&st.buf, pos)
             .map_err(|e| self.append_io_error(e))?;
         let count = records.len() as u32;
+        let end = pos + size as u64;
+        if self.config.fsync == FsyncPolicy::Always
+            && size <= PREZERO_MAX_BATCH
+            && end > st.active.allocated
+        {
+            let target = (end + PREZERO_CHUNK).min(self.config.segment_max_bytes.max(end));
+            write_zeros(&st.active.file, end, target).map_err(|e| self.append_io_error(e))?;
+            st.active.allocated = target;
+        }
         let a = &mut st.active;
+        a.allocated = a.allocated.max(end);
         if wants_index_entry(a.index.last(), pos, self.config.index_interval_bytes) {
             a.index.push(IndexEntry {
                 rel_offset: (base - a.base) as u32,
@@ -260,6 +287,17 @@ impl LogShared {
     }
 }
 
+/// Writes zeros over `[from, to)` of `file`.
+fn write_zeros(file: &File, from: u64, to: u64) -> std::io::Result<()> {
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(ZEROS.len() as u64) as usize;
+        file.write_all_at(&ZEROS[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
 /// Creates the files of a new, empty active segment.
 pub(crate) fn new_active_segment(
     dir: &std::path::Path,
@@ -272,6 +310,7 @@ pub(crate) fn new_active_segment(
         file: Arc::new(file),
         idx_file: Arc::new(idx_file),
         len: 0,
+        allocated: 0,
         index: Vec::new(),
         idx_persisted: 0,
         first_ts: None,

@@ -57,7 +57,18 @@ pub(crate) fn recover_log(
             _ => continue,
         };
         if let Some(t) = read_trailer(dir, base) {
-            let file_len = fs::metadata(segment::log_path(dir, base))?.len();
+            let path = segment::log_path(dir, base);
+            let mut file_len = fs::metadata(&path)?.len();
+            if file_len > t.seg_len {
+                // Zeros written ahead of the data whose removal at sealing was not yet
+                // durable (power loss right after the roll): not data, drop them quietly.
+                let file = OpenOptions::new().read(true).write(true).open(&path)?;
+                if is_zero_range(&file, t.seg_len, file_len)? {
+                    file.set_len(t.seg_len)?;
+                    file.sync_all()?;
+                    file_len = t.seg_len;
+                }
+            }
             if file_len != t.seg_len {
                 let reason = format!(
                     "segment file is {file_len} bytes but was sealed at {} bytes",
@@ -263,6 +274,20 @@ fn write_sealed_index(dir: &Path, base: u64, scan: &Scan) -> io::Result<Trailer>
     Ok(t)
 }
 
+/// True if every byte of `[from, to)` in `file` is zero.
+fn is_zero_range(file: &File, from: u64, to: u64) -> io::Result<bool> {
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(SCAN_CHUNK as u64) as usize;
+        let chunk = segment::read_at(file, at, n)?;
+        if chunk.len() < n || chunk.iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        at += n as u64;
+    }
+    Ok(true)
+}
+
 /// True if a valid frame holding `offset` first starts at `pos`.
 fn frame_verifies(file: &File, pos: u64, offset: u64, limit: u64) -> bool {
     let mut c = FrameCursor::new(file, pos, limit, 64 * 1024);
@@ -340,7 +365,10 @@ fn recover_tail(
         config.index_interval_bytes,
         entries,
     )?;
-    if scan.valid_end < file_len {
+    // Zeros after the last frame were written ahead of the data (see
+    // `ActiveSegment::allocated`): keep them for the next appends; anything else is torn.
+    let zero_tail = scan.valid_end < file_len && is_zero_range(&file, scan.valid_end, file_len)?;
+    if scan.valid_end < file_len && !zero_tail {
         let removed = file_len - scan.valid_end;
         tracing::warn!(log = name, segment = base, position = scan.valid_end, removed, reason = ?scan.stop, "truncating torn tail");
         file.set_len(scan.valid_end)?;
@@ -360,6 +388,7 @@ fn recover_tail(
         file: Arc::new(file),
         idx_file: Arc::new(idx_file),
         len: scan.valid_end,
+        allocated: if zero_tail { file_len } else { scan.valid_end },
         index: scan.entries,
         idx_persisted: persisted,
         first_ts: first_ts.or(scan.first_ts),

@@ -19,8 +19,18 @@ fn segments(dir: &Path, ext: &str) -> Vec<PathBuf> {
     v
 }
 
-/// Writes `batches` batches of 3 records into log "l"; returns (config, segment file
-/// length before the last batch, after it).
+/// Bytes of frames in a segment file: up to its last non-zero byte (every record ends with
+/// non-zero value bytes; under `Always` the writer keeps zeros ahead of the data).
+fn data_len(path: &Path) -> u64 {
+    let bytes = fs::read(path).unwrap();
+    bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |p| p as u64 + 1)
+}
+
+/// Writes `batches` batches of 3 records into log "l"; returns (config, segment data length
+/// before the last batch, after it).
 fn build(dir: &Path, batches: i64, segment_max_bytes: u64) -> (LogConfig, u64, u64) {
     let cfg = config(FsyncPolicy::Always, segment_max_bytes);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -33,9 +43,9 @@ fn build(dir: &Path, batches: i64, segment_max_bytes: u64) -> (LogConfig, u64, u
             append_n(&log, i, 3, LEN).await;
         }
         let last = segments(&dir.join("l"), "log").pop().unwrap();
-        let before = fs::metadata(&last).unwrap().len();
+        let before = data_len(&last);
         append_n(&log, batches, 3, LEN).await;
-        let after = fs::metadata(&last).unwrap().len();
+        let after = data_len(&last);
         assert!(after > before, "last batch must land in the same segment");
         (cfg, before, after)
     })
@@ -111,10 +121,10 @@ fn should_cut_garbage_appended_after_the_tail() {
     let src = tempfile::tempdir().unwrap();
     let (cfg, _, after) = build(src.path(), 10, 1 << 20);
     let garbage: [&[u8]; 4] = [
-        &[0u8; 4096],                 // zero-filled blocks (metadata updated, data not)
-        b"\xff\xff\xff\xff garbage!", // a wild length
+        &[1u8; 4096],                                       // a block of junk
+        b"\xff\xff\xff\xff garbage!",                       // a wild length
         &[64, 0, 0, 0, 1, 2, 3, 4, 1, 0, 0, 0, 1, 0, 0, 0], // plausible header, bad CRC
-        &[7u8; 31],                   // shorter than a header
+        &[7u8; 31],                                         // shorter than a header
     ];
     for (i, g) in garbage.iter().enumerate() {
         let dir = src.path().join(format!("copy{i}"));
@@ -129,6 +139,72 @@ fn should_cut_garbage_appended_after_the_tail() {
         assert_eq!(report[0].position, after);
         assert_eq!(fs::metadata(&seg).unwrap().len(), after);
     }
+}
+
+#[test]
+fn should_keep_zeros_after_the_tail_as_room_for_appends_without_a_report() {
+    let src = tempfile::tempdir().unwrap();
+    let (cfg, _, after) = build(src.path(), 10, 1 << 20);
+    let seg = segments(&src.path().join("l"), "log").pop().unwrap();
+    let mut bytes = fs::read(&seg).unwrap();
+    bytes.extend_from_slice(&[0u8; 4096]);
+    fs::write(&seg, &bytes).unwrap();
+    let file_len = bytes.len() as u64;
+    assert!(file_len > after + 4096 - 1);
+    let store = check_prefix(src.path(), &cfg, 30);
+    assert!(
+        store.recovery_report().is_empty(),
+        "{:?}",
+        store.recovery_report()
+    );
+    assert_eq!(fs::metadata(&seg).unwrap().len(), file_len, "zeros kept");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(append_n(&store.log("l").unwrap(), 50, 2, LEN));
+    drop(store);
+    let store = check_prefix(src.path(), &cfg, 32);
+    assert!(store.recovery_report().is_empty());
+}
+
+#[test]
+fn should_trim_zeros_left_after_a_sealed_segment_without_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, _, _) = build(dir.path(), 40, 2048);
+    let segs = segments(&dir.path().join("l"), "log");
+    assert!(segs.len() >= 3, "{segs:?}");
+    // Power loss right after a roll: the trailer reached the disk, the shrink did not.
+    let sealed_len = fs::metadata(&segs[1]).unwrap().len();
+    let mut bytes = fs::read(&segs[1]).unwrap();
+    bytes.extend_from_slice(&[0u8; 1000]);
+    fs::write(&segs[1], &bytes).unwrap();
+    let store = check_prefix(dir.path(), &cfg, 120);
+    assert!(
+        store.recovery_report().is_empty(),
+        "{:?}",
+        store.recovery_report()
+    );
+    assert_eq!(fs::metadata(&segs[1]).unwrap().len(), sealed_len);
+}
+
+#[test]
+fn sealed_segments_hold_only_their_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, _) = build(dir.path(), 40, 2048);
+    let segs = segments(&dir.path().join("l"), "log");
+    assert!(segs.len() >= 3, "{segs:?}");
+    for sealed in &segs[..segs.len() - 1] {
+        assert_eq!(
+            fs::metadata(sealed).unwrap().len(),
+            data_len(sealed),
+            "{sealed:?}"
+        );
+    }
+    let active = segs.last().unwrap();
+    assert!(
+        fs::metadata(active).unwrap().len() > data_len(active),
+        "small appends under Always keep zeros ahead of the data"
+    );
 }
 
 #[test]
