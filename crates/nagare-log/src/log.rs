@@ -292,7 +292,10 @@ fn write_zeros(file: &File, from: u64, to: u64) -> std::io::Result<()> {
     let mut at = from;
     while at < to {
         let n = (to - at).min(ZEROS.len() as u64) as usize;
-        file.write_all_at(&ZEROS[..n], at)?;
+        let zeros = ZEROS
+            .get(..n)
+            .ok_or_else(|| std::io::Error::other("zero chunk longer than the zero buffer"))?;
+        file.write_all_at(zeros, at)?;
         at += n as u64;
     }
     Ok(())
