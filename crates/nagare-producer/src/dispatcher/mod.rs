@@ -31,7 +31,6 @@ use crate::backend::{Backend, Entry, EntryResult, RequestError};
 use crate::config::ProducerConfig;
 use crate::metrics as m;
 use crate::shard_map::ShardRange;
-use nagare_agg::AggregateBuilder;
 use record::{Completions, KinesisRecord, SentBatch, SentRecord, Users};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -75,8 +74,6 @@ enum Event {
         batch: SentBatch,
         result: Result<Vec<EntryResult>, RequestError>,
         elapsed: Duration,
-        /// The request's aggregate builders, cleared for reuse.
-        builders: Vec<AggregateBuilder>,
     },
     Shards {
         stream: Arc<str>,
@@ -313,7 +310,7 @@ impl Dispatcher {
                 Some(shard)
                     if !shard.open.is_empty() && (flushing || shard.open_deadline <= now) =>
                 {
-                    shard.seal(&mut s.spare_builders)
+                    shard.seal()
                 }
                 _ => None,
             };
@@ -488,13 +485,10 @@ impl Dispatcher {
         tokio::spawn(async move {
             // Encoding aggregates (an MD5 over each) here spreads that work over the
             // runtime's threads instead of holding up the pipeline task.
-            let mut builders = Vec::with_capacity(aggregates.len());
-            for (i, mut b) in aggregates {
+            for (i, b) in aggregates {
                 if let Some(e) = entries.get_mut(i) {
                     e.data = b.finish();
                 }
-                b.clear();
-                builders.push(*b);
             }
             let started = Instant::now();
             let result = backend.put_records(Arc::clone(&stream), entries).await;
@@ -503,7 +497,6 @@ impl Dispatcher {
                 batch: sent,
                 result,
                 elapsed: started.elapsed(),
-                builders,
             });
         });
     }
@@ -536,18 +529,8 @@ impl Dispatcher {
                 batch,
                 result,
                 elapsed,
-                builders,
                 ..
-            } => {
-                // Enough spares for the aggregates one full request carries (what the shards
-                // seal while a request is out); the rest are dropped, so idle spares hold at
-                // most about CollectionMaxSize of buffers.
-                let want = (self.config.collection_max_size / self.config.aggregation_max_size)
-                    .max(2 * s.shards.len());
-                let keep = want.saturating_sub(s.spare_builders.len());
-                s.spare_builders.extend(builders.into_iter().take(keep));
-                self.on_put_done(&mut s, batch, result, elapsed, now);
-            }
+            } => self.on_put_done(&mut s, batch, result, elapsed, now),
             Event::Shards { result, .. } => self.on_shards(&mut s, result, now),
         }
         self.streams.insert(name, s);

@@ -37,10 +37,8 @@ impl ShardState {
         }
     }
 
-    /// Close the open aggregate into a Kinesis record (raw if it holds one user record). The
-    /// next aggregate is built in a builder from `spare` when there is one, so builders and
-    /// their buffers are reused instead of grown again from nothing.
-    pub(super) fn seal(&mut self, spare: &mut Vec<AggregateBuilder>) -> Option<KinesisRecord> {
+    /// Close the open aggregate into a Kinesis record (raw if it holds one user record).
+    pub(super) fn seal(&mut self) -> Option<KinesisRecord> {
         if self.open.len() <= 1 {
             self.builder.clear();
             let record = self.open.pop()?;
@@ -54,8 +52,9 @@ impl ShardState {
         let n = self.open.len();
         let records = std::mem::replace(&mut self.open, Vec::with_capacity(n));
         // Encoded by the request's task (see `KinesisRecord::aggregate`).
-        let builder = std::mem::replace(&mut self.builder, spare.pop().unwrap_or_default());
-        let builder = Box::new(builder);
+        // A fresh builder rather than a pool of cleared ones: reusing builders (cleared by
+        // the request tasks on other threads) measured no faster.
+        let builder = Box::new(std::mem::take(&mut self.builder));
         Some(KinesisRecord {
             size: builder.encoded_len() + AGGREGATE_PARTITION_KEY.len(),
             aggregate: Some(builder),
@@ -113,8 +112,6 @@ pub(super) struct StreamState {
     pub(super) received: u64,
     pub(super) outstanding: usize,
     pub(super) reported_pending: Option<usize>,
-    /// Cleared builders of sent aggregates, for the next ones (see `ShardState::seal`).
-    pub(super) spare_builders: Vec<AggregateBuilder>,
 }
 
 impl StreamState {
@@ -137,7 +134,6 @@ impl StreamState {
             received: 0,
             outstanding: 0,
             reported_pending: None,
-            spare_builders: Vec::new(),
         }
     }
 
@@ -189,7 +185,7 @@ impl StreamState {
         let max_size = config.aggregation_max_size;
         let mut sealed = None;
         if shard.open.len() >= config.aggregation_max_count {
-            sealed = shard.seal(&mut self.spare_builders);
+            sealed = shard.seal();
         }
         let try_push = |b: &mut AggregateBuilder| {
             b.try_push(
@@ -202,7 +198,7 @@ impl StreamState {
         let mut pushed = try_push(&mut shard.builder);
         if !pushed && !shard.open.is_empty() {
             // Full: close it and start the next aggregate with this record.
-            sealed = shard.seal(&mut self.spare_builders);
+            sealed = shard.seal();
             pushed = try_push(&mut shard.builder);
         }
         let result = if pushed {
