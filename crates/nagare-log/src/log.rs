@@ -247,8 +247,13 @@ impl LogShared {
             && end > st.active.allocated
         {
             let target = (end + PREZERO_CHUNK).min(self.config.segment_max_bytes.max(end));
-            write_zeros(&st.active.file, end, target).map_err(|e| self.append_io_error(e))?;
-            st.active.allocated = target;
+            // Only an optimisation: if it fails (a full disk), the batch is still written and
+            // the log stays writable; whatever zeros landed are harmless (recovery keeps or
+            // trims them, readers stop at `len`).
+            match write_zeros(&st.active.file, end, target) {
+                Ok(()) => st.active.allocated = target,
+                Err(e) => tracing::debug!(log = %self.name, error = %e, "zero-ahead skipped"),
+            }
         }
         let a = &mut st.active;
         a.allocated = a.allocated.max(end);
