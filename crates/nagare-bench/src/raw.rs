@@ -362,6 +362,50 @@ mod tests {
     }
 
     #[test]
+    fn authorization_is_what_the_aws_sigv4_crate_computes_for_the_same_request() {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        let endpoint = RawEndpoint::new("http://127.0.0.1:4567", "eu-west-1").unwrap();
+        let unix = 1_795_700_000;
+        let date = amz_date(unix);
+        let target = "Kinesis_20131202.PutRecord";
+        let body = br#"{"StreamName":"s","PartitionKey":"k","Data":"AAEC"}"#;
+        let ours = endpoint.authorization(&date, target, body);
+
+        let identity =
+            aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test")
+                .into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("eu-west-1")
+            .name("kinesis")
+            .time(UNIX_EPOCH + std::time::Duration::from_secs(unix))
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let headers = [
+            ("content-type", CONTENT_TYPE),
+            ("host", "127.0.0.1:4567"),
+            ("x-amz-target", target),
+        ];
+        let request = SignableRequest::new(
+            "POST",
+            "http://127.0.0.1:4567/",
+            headers.into_iter(),
+            SignableBody::Bytes(body),
+        )
+        .unwrap();
+        let (_, signature) = sign(request, &params).unwrap().into_parts();
+        assert!(
+            ours.ends_with(&format!("Signature={signature}")),
+            "ours: {ours}, aws-sigv4: {signature}"
+        );
+        assert!(
+            ours.contains("Credential=AKIDNAGAREBENCH/20261126/eu-west-1/kinesis/aws4_request")
+        );
+    }
+
+    #[test]
     fn dechunk_waits_for_the_last_chunk_and_joins_the_data() {
         assert_eq!(dechunk(b"3\r\nabc\r\n").unwrap(), None);
         assert_eq!(
