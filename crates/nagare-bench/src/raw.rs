@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::client::{Failure, THROTTLE_CODE};
+use nagare_types::time::UtcDateTime;
 
 const ACCESS_KEY: &str = "AKIDNAGAREBENCH";
 const SECRET_KEY: &str = "nagare-bench-secret";
@@ -101,25 +102,12 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// `YYYYMMDDTHHMMSSZ` for a Unix time in seconds (UTC, proleptic Gregorian).
+/// `YYYYMMDDTHHMMSSZ` for a Unix time in seconds (UTC).
 pub(crate) fn amz_date(unix_secs: u64) -> String {
-    let days = (unix_secs / 86_400) as i64;
-    let secs = unix_secs % 86_400;
-    // Civil-from-days (H. Hinnant's algorithm), exact for every date after 1970.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = UtcDateTime::from_unix_secs(i64::try_from(unix_secs).unwrap_or(i64::MAX));
     format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 

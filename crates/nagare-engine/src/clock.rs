@@ -1,5 +1,6 @@
 //! Time source. The engine never reads the system clock directly, so tests can move time.
 
+use nagare_types::time::UtcDateTime;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -49,30 +50,21 @@ pub fn java_date(ms: i64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = UtcDateTime::from_unix_secs(ms.div_euclid(1000));
     format!(
         "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
-        DAYS.get(days.rem_euclid(7) as usize)
+        DAYS.get(t.weekday_from_thursday as usize)
             .copied()
             .unwrap_or("Thu"),
-        MONTHS.get((month - 1) as usize).copied().unwrap_or("Jan"),
-        day,
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        year
+        MONTHS
+            .get(t.month.saturating_sub(1) as usize)
+            .copied()
+            .unwrap_or("Jan"),
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.year
     )
 }
 

@@ -5,6 +5,7 @@
 //! - [`sequence`]: sequence numbers, which encode (stream, shard, log offset) so the
 //!   server maps one back to a log position in O(1).
 //! - [`caps`]: the AWS limits the service enforces.
+//! - [`time`]: UTC calendar fields of a Unix time, for date texts on the wire.
 //!
 //! No I/O and no async here: these are plain values.
 // Tests may index and unwrap; library code may not.
@@ -14,6 +15,7 @@ pub mod caps;
 pub mod hash;
 pub mod sequence;
 pub mod shard_id;
+pub mod time;
 
 pub use hash::{HashKey, HashKeyRange, hash_partition_key};
 pub use sequence::{SequenceNumber, StreamTag};
