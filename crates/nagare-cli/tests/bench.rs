@@ -1,8 +1,9 @@
 //! `nagare bench` against a real `nagare serve`: each client kind puts exactly the records it
 //! was asked for, with no errors, and the JSON line says so.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Child, Command};
 
 struct Server {
     child: Child,
@@ -19,24 +20,7 @@ impl Drop for Server {
 
 fn start() -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nagare"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--fsync", "never"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("NAGARE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn nagare");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let url = line
-        .trim()
-        .strip_prefix("nagare listening on ")
-        .expect("listening line")
-        .to_owned();
+    let (child, url) = common::serve(dir.path(), &["--fsync", "never"]);
     Server {
         child,
         url,
