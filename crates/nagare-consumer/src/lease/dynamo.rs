@@ -277,13 +277,7 @@ impl LeaseStore for DynamoDbLeaseStore {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Err(LeaseError::lost("create", &lease.lease_key))
-            }
-            Err(e) => Err(store_err("put_item", e)),
+            Err(e) => Err(write_failed("put_item", "create", &lease.lease_key, e)),
         }
     }
 
@@ -303,10 +297,7 @@ impl LeaseStore for DynamoDbLeaseStore {
                 renewed.lease_counter += 1;
                 Ok(renewed)
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if conditional_failed(&e) => {
                 // A retried request whose first attempt succeeded fails its condition; the row
                 // then shows exactly our renewal.
                 match self.get(&lease.lease_key).await? {
@@ -348,13 +339,7 @@ impl LeaseStore for DynamoDbLeaseStore {
                 }
                 Ok(taken)
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Err(LeaseError::lost("take", &lease.lease_key))
-            }
-            Err(e) => Err(store_err("update_item", e)),
+            Err(e) => Err(write_failed("update_item", "take", &lease.lease_key, e)),
         }
     }
 
@@ -378,13 +363,7 @@ impl LeaseStore for DynamoDbLeaseStore {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Err(LeaseError::lost("evict", &lease.lease_key))
-            }
-            Err(e) => Err(store_err("update_item", e)),
+            Err(e) => Err(write_failed("update_item", "evict", &lease.lease_key, e)),
         }
     }
 
@@ -410,13 +389,12 @@ impl LeaseStore for DynamoDbLeaseStore {
                 written.owner_switches_since_checkpoint = 0;
                 Ok(written)
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Err(LeaseError::lost("update_checkpoint", &lease.lease_key))
-            }
-            Err(e) => Err(store_err("update_item", e)),
+            Err(e) => Err(write_failed(
+                "update_item",
+                "update_checkpoint",
+                &lease.lease_key,
+                e,
+            )),
         }
     }
 
@@ -470,6 +448,30 @@ fn equals(value: AttributeValue) -> ExpectedAttributeValue {
 
 fn absent() -> ExpectedAttributeValue {
     ExpectedAttributeValue::builder().exists(false).build()
+}
+
+/// True when a conditional write was refused because its condition did not hold.
+fn conditional_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.code() == Some("ConditionalCheckFailedException")
+}
+
+/// A failed conditional write of `key` by `action`: the lease was lost when the condition did
+/// not hold, else the store failed.
+fn write_failed<E, R>(
+    operation: &'static str,
+    action: &'static str,
+    key: &str,
+    err: SdkError<E, R>,
+) -> LeaseError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if conditional_failed(&err) {
+        LeaseError::lost(action, key)
+    } else {
+        store_err(operation, err)
+    }
 }
 
 fn store_err<E, R>(operation: &'static str, err: SdkError<E, R>) -> LeaseError
